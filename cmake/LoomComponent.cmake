@@ -1,0 +1,15 @@
+# SPDX-License-Identifier: Apache-2.0
+# loom_add_component(name SOURCES ... PUBLIC_DEPS ... PRIVATE_DEPS ...): one library per layer of loom.
+function(loom_add_component name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(loom_${name} ${ARG_SOURCES})
+  add_library(loom::${name} ALIAS loom_${name})
+  set_target_properties(loom_${name} PROPERTIES EXPORT_NAME ${name} OUTPUT_NAME loom_${name})
+  target_include_directories(loom_${name} PUBLIC
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_compile_features(loom_${name} PUBLIC cxx_std_20)
+  target_link_libraries(loom_${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE loom_warnings ${ARG_PRIVATE_DEPS})
+  install(TARGETS loom_${name} EXPORT loomTargets)
+  install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endfunction()

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// loom's exception hierarchy: one type per Keras error category, all catchable as loom::Error.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace loom {
+
+/// Base of every exception loom throws. Derives from `std::runtime_error`, so callers can catch
+/// loom's errors as a group (`catch (const loom::Error&)`) or as standard exceptions.
+/// A call that throws a loom::Error has changed nothing: arguments are checked before any mutation.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Bad value of an argument: a shape, rank, size, mask, option or index (Keras `ValueError`).
+class ValueError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Wrong dtype for an argument (Python's `TypeError`).
+class TypeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A call made in the wrong state or order: a consumed tape, a stateful layer fed another batch size.
+class StateError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A malformed file, header or config.
+class FormatError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A feature that exists in Keras but not (yet) in loom.
+class NotImplementedError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace loom

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// Matrix products: a packed, register-blocked GEMM and the matmul forms built on it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "loom/core/tensor.hpp"
+
+namespace loom::core {
+
+/// `C = alpha·op(A)·op(B) + beta·C` for 2-D f32 or f64 tensors of one dtype, where op(X) is X or
+/// Xᵀ. `A` is (M, K) — (K, M) when `trans_a` — `B` is (K, N) — (N, K) when `trans_b` — and `C`
+/// is (M, N). With `beta == 0`, C's old contents are never read (NaNs in it do not propagate).
+/// Deterministic: each element of C is one fused multiply-add chain over k in increasing order per
+/// block of `gemm_kc` values, and the blocks are combined in order, whatever the thread count.
+/// Throws ValueError on a shape mismatch and TypeError on a dtype mismatch; C is then untouched.
+void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
+          double alpha = 1.0, double beta = 0.0);
+
+/// B packed once into the GEMM's panel layout, for reuse across many products with the same
+/// right-hand side (an RNN packs its recurrent kernel once per sequence and uses it every step).
+/// A snapshot: later changes to the source tensor are not seen. Cheap to copy (shared panels).
+///
+/// Example:
+///   PackedB u = PackedB::pack(recurrent_kernel);      // (units, 4·units)
+///   for (...) core::gemm(h, false, u, z, 1.0, 1.0);   // z += h · U, identical bits to gemm(h, U)
+class PackedB {
+ public:
+  PackedB() = default;
+  /// Packs op(B): B is (K, N), or (N, K) when `trans_b`. Throws for a non-2-D or integer B.
+  static PackedB pack(const Tensor& b, bool trans_b = false);
+  bool defined() const noexcept { return panels_ != nullptr; }
+  std::int64_t k() const noexcept { return k_; }  ///< rows of op(B)
+  std::int64_t n() const noexcept { return n_; }  ///< columns of op(B)
+  DType dtype() const noexcept { return dtype_; }
+  /// Bytes held by the packed panels.
+  std::size_t nbytes() const noexcept;
+  /// Pointer to the panels (internal layout; used by the kernels).
+  const void* panels() const noexcept;
+
+ private:
+  std::shared_ptr<detail::Storage> panels_;
+  std::int64_t k_ = 0;
+  std::int64_t n_ = 0;
+  DType dtype_ = DType::f32;
+};
+
+/// `C = alpha·op(A)·B + beta·C` with a pre-packed B; gives the same bits as the unpacked call.
+void gemm(const Tensor& a, bool trans_a, const PackedB& b, Tensor& c, double alpha = 1.0,
+          double beta = 0.0);
+
+/// `a · b` for a (…, K) (any rank ≥ 2: leading axes are flattened into rows) and b (K, N);
+/// returns (…, N). This covers the batched `(B, T, K) · (K, N)` of input projections.
+Tensor matmul(const Tensor& a, const Tensor& b);
+/// `a · bᵀ` for a (…, K) and b (N, K); returns (…, N).
+Tensor matmul_nt(const Tensor& a, const Tensor& b);
+/// `aᵀ · b` with the leading axes of both flattened into rows: a (…, K), b (…, N) with the same
+/// leading extents; returns (K, N). This is the weight gradient `xᵀ · dz` summed over the batch.
+Tensor matmul_tn(const Tensor& a, const Tensor& b);
+
+/// Depth of one k-block of the GEMM (the unit of its fixed summation order), per dtype.
+std::int64_t gemm_kc(DType dtype) noexcept;
+
+}  // namespace loom::core

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+// The one threading knob: how many threads loom's parallel kernels may use.
+#pragma once
+
+namespace loom {
+
+/// Limits loom's parallel kernels to `n` threads (a `tbb::global_control`); `n == 0` restores the
+/// default (all cores). Results never depend on this number: every parallel loop splits work by
+/// the problem size, and every output element is computed by exactly one task in a fixed order.
+void set_num_threads(int n);
+
+/// The current limit on the number of threads.
+int num_threads();
+
+}  // namespace loom

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+// GEMM driver: packs panels, splits C into fixed macro-tiles run in parallel, calls the micro-kernel.
+#include "loom/core/gemm.hpp"
+
+#include <optional>
+
+#include "../dispatch.hpp"
+#include "../parallel.hpp"
+#include "gemm_kernel.hpp"
+
+namespace loom::core {
+namespace {
+
+using namespace gemm_detail;
+
+template <class T>
+std::int64_t packed_b_elems(std::int64_t k, std::int64_t n) {
+  return k * round_up(std::max<std::int64_t>(n, 1), Blocking<T>::NR);
+}
+
+// Packs op(B) (k × n) into the panel layout, in parallel over panels.
+template <class T>
+void pack_b(const T* b, std::int64_t ldb, bool trans_b, std::int64_t k, std::int64_t n, T* out) {
+  using Bk = Blocking<T>;
+  const std::int64_t npanels = round_up(n, Bk::NR) / Bk::NR;
+  const std::int64_t kblocks = (k + Bk::KC - 1) / Bk::KC;
+  const std::int64_t padded = npanels * Bk::NR;
+  detail::parallel_chunks(kblocks * npanels, 16, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t p = t / npanels, j = t % npanels;
+      const std::int64_t kcb = std::min(Bk::KC, k - p * Bk::KC);
+      pack_b_panel(b, ldb, trans_b, p * Bk::KC, kcb, j * Bk::NR, n,
+                   out + panel_offset(p, Bk::KC, padded, j, kcb, Bk::NR));
+    }
+  });
+}
+
+template <class T>
+void pack_a(const T* a, std::int64_t lda, bool trans_a, std::int64_t m, std::int64_t k, T* out) {
+  using Bk = Blocking<T>;
+  const std::int64_t npanels = round_up(m, Bk::MR) / Bk::MR;
+  const std::int64_t kblocks = (k + Bk::KC - 1) / Bk::KC;
+  const std::int64_t padded = npanels * Bk::MR;
+  detail::parallel_chunks(kblocks * npanels, 16, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t p = t / npanels, i = t % npanels;
+      const std::int64_t kcb = std::min(Bk::KC, k - p * Bk::KC);
+      pack_a_panel(a, lda, trans_a, p * Bk::KC, kcb, i * Bk::MR, m,
+                   out + panel_offset(p, Bk::KC, padded, i, kcb, Bk::MR));
+    }
+  });
+}
+
+// Micro-kernel on raw (unpacked) rows of A for a row count m < MR known only at run time.
+template <class T, int M = 1>
+void raw_kernel(int m, std::int64_t kc, const T* a, std::int64_t a_rs, std::int64_t a_cs, const T* b,
+                T* tile) {
+  if constexpr (M < Blocking<T>::MR) {
+    if (m == M) return micro_kernel<T, M>(kc, a, a_rs, a_cs, b, tile);
+    return raw_kernel<T, M + 1>(m, kc, a, a_rs, a_cs, b, tile);
+  } else {
+    micro_kernel<T, M>(kc, a, a_rs, a_cs, b, tile);
+  }
+}
+
+// Where op(B) comes from: panels packed ahead of the call, or the raw matrix, packed one
+// (k-block × column-tile) at a time inside the task that consumes it, while it is hot in cache.
+template <class T>
+struct BSource {
+  const T* packed = nullptr;  // whole op(B) in panel layout, or null
+  const T* raw = nullptr;
+  std::int64_t ldb = 0;
+  bool trans = false;
+};
+
+// C (m × n) = alpha·op(A)·op(B) + beta·C.
+template <class T>
+void gemm_driver(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda,
+                 bool trans_a, const BSource<T>& b, T* c, std::int64_t ldc, T alpha, T beta) {
+  using Bk = Blocking<T>;
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+    return;
+  }
+  // Packing A pays once several row panels reuse each B panel; the arithmetic is the same either way.
+  const bool packed_a = m > Bk::MR;
+  const std::int64_t mpad = round_up(m, Bk::MR);
+  std::optional<detail::Scratch> a_scratch;
+  const T* ap = nullptr;
+  if (packed_a) {
+    a_scratch.emplace(static_cast<std::size_t>(mpad * k) * sizeof(T));
+    pack_a(a, lda, trans_a, m, k, a_scratch->as<T>());
+    ap = a_scratch->as<T>();
+  }
+  const std::int64_t a_rs = trans_a ? 1 : lda, a_cs = trans_a ? lda : 1;
+  const std::int64_t npad = round_up(n, Bk::NR);
+  const std::int64_t kblocks = (k + Bk::KC - 1) / Bk::KC;
+  const std::int64_t mtiles = (m + Bk::MC - 1) / Bk::MC, ntiles = (n + Bk::NC - 1) / Bk::NC;
+
+  detail::parallel_chunks(mtiles * ntiles, 1, [&](std::int64_t t0, std::int64_t t1) {
+    alignas(64) T tile[Bk::MR * Bk::NR];
+    std::optional<detail::Scratch> b_block;
+    if (!b.packed) b_block.emplace(static_cast<std::size_t>(Bk::KC * Bk::NC) * sizeof(T));
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t ic = (t / ntiles) * Bk::MC, jc = (t % ntiles) * Bk::NC;
+      const std::int64_t mc = std::min(Bk::MC, m - ic), nc = std::min(Bk::NC, n - jc);
+      for (std::int64_t p = 0; p < kblocks; ++p) {
+        const std::int64_t kcb = std::min(Bk::KC, k - p * Bk::KC);
+        if (!b.packed)
+          for (std::int64_t jr = 0; jr < nc; jr += Bk::NR)
+            pack_b_panel(b.raw, b.ldb, b.trans, p * Bk::KC, kcb, jc + jr, n, b_block->as<T>() + jr * kcb);
+        for (std::int64_t ir = 0; ir < mc; ir += Bk::MR) {
+          const std::int64_t mr = std::min<std::int64_t>(Bk::MR, mc - ir);
+          const T* a_panel =
+              packed_a ? ap + panel_offset(p, Bk::KC, mpad, (ic + ir) / Bk::MR, kcb, Bk::MR)
+                       : a + (ic + ir) * a_rs + p * Bk::KC * a_cs;
+          for (std::int64_t jr = 0; jr < nc; jr += Bk::NR) {
+            const std::int64_t nr = std::min<std::int64_t>(Bk::NR, nc - jr);
+            const T* b_panel = b.packed
+                                   ? b.packed + panel_offset(p, Bk::KC, npad, (jc + jr) / Bk::NR, kcb, Bk::NR)
+                                   : b_block->as<T>() + jr * kcb;
+            if (packed_a && mr == Bk::MR)
+              micro_kernel<T, Bk::MR>(kcb, a_panel, 1, Bk::MR, b_panel, tile);
+            else if (packed_a)
+              raw_kernel<T>(static_cast<int>(mr), kcb, a_panel, 1, Bk::MR, b_panel, tile);
+            else
+              raw_kernel<T>(static_cast<int>(mr), kcb, a_panel, a_rs, a_cs, b_panel, tile);
+            update_c(c + (ic + ir) * ldc + jc + jr, ldc, tile, mr, nr, alpha, beta, p == 0);
+          }
+        }
+      }
+    }
+  });
+}
+
+void check_2d(const char* api, const char* arg, const Tensor& t) {
+  detail::check_defined(api, arg, t);
+  LOOM_CHECK(t.dimension() == 2, ValueError, api, ": ", arg, " must be 2-D; got shape ", t.shape(), ".");
+}
+
+}  // namespace
+
+std::int64_t gemm_kc(DType dtype) noexcept {
+  return dtype == DType::f64 ? Blocking<double>::KC : Blocking<float>::KC;
+}
+
+void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, double alpha,
+          double beta) {
+  check_2d("gemm", "b", b);
+  const std::int64_t k = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
+  check_2d("gemm", "a", a);
+  LOOM_CHECK((trans_a ? a.shape(0) : a.shape(1)) == k, ValueError,
+             "gemm: inner dimensions differ: op(a) is ", a.shape(), trans_a ? "ᵀ" : "", " and op(b) is ",
+             b.shape(), trans_b ? "ᵀ" : "", ".");
+  detail::check_same_dtype("gemm", a, b);
+  // Packing B costs one pass over it; the packed call then does the rest with the same arithmetic.
+  detail::dispatch_float(b.dtype(), "gemm", [&](auto tag) {
+    using T = decltype(tag);
+    const std::int64_t m = trans_a ? a.shape(1) : a.shape(0);
+    check_2d("gemm", "c", c);
+    LOOM_CHECK(c.shape(0) == m && c.shape(1) == n, ValueError, "gemm: c must have shape (", m, ", ", n,
+               "); got ", c.shape(), ".");
+    detail::check_same_dtype("gemm", a, c);
+    const std::int64_t m_tiles = (m + Blocking<T>::MC - 1) / Blocking<T>::MC;
+    BSource<T> src{nullptr, b.data<T>(), b.shape(1), trans_b};
+    // One row tile: every B block is used once, so pack it inside its task while it is cache-hot.
+    // Several row tiles share each B block: pack all of B once, up front.
+    std::optional<detail::Scratch> bp;
+    if (m_tiles > 1) {
+      bp.emplace(static_cast<std::size_t>(packed_b_elems<T>(k, n)) * sizeof(T));
+      pack_b(b.data<T>(), b.shape(1), trans_b, k, n, bp->as<T>());
+      src.packed = bp->as<T>();
+    }
+    gemm_driver<T>(m, n, k, a.data<T>(), a.shape(1), trans_a, src, c.data<T>(), n, static_cast<T>(alpha),
+                   static_cast<T>(beta));
+  });
+}
+
+PackedB PackedB::pack(const Tensor& b, bool trans_b) {
+  check_2d("PackedB.pack", "b", b);
+  PackedB out;
+  out.k_ = trans_b ? b.shape(1) : b.shape(0);
+  out.n_ = trans_b ? b.shape(0) : b.shape(1);
+  out.dtype_ = b.dtype();
+  detail::dispatch_float(b.dtype(), "PackedB.pack", [&](auto tag) {
+    using T = decltype(tag);
+    out.panels_ = std::make_shared<detail::Storage>(
+        static_cast<std::size_t>(packed_b_elems<T>(out.k_, out.n_)) * sizeof(T));
+    pack_b(b.data<T>(), b.shape(1), trans_b, out.k_, out.n_, static_cast<T*>(out.panels_->data));
+  });
+  return out;
+}
+
+std::size_t PackedB::nbytes() const noexcept { return panels_ ? panels_->nbytes : 0; }
+const void* PackedB::panels() const noexcept { return panels_ ? panels_->data : nullptr; }
+
+void gemm(const Tensor& a, bool trans_a, const PackedB& b, Tensor& c, double alpha, double beta) {
+  LOOM_CHECK(b.defined(), ValueError, "gemm: the packed b is empty.");
+  check_2d("gemm", "a", a);
+  check_2d("gemm", "c", c);
+  LOOM_CHECK((trans_a ? a.shape(0) : a.shape(1)) == b.k(), ValueError,
+             "gemm: inner dimensions differ: op(a) is ", a.shape(), trans_a ? "ᵀ" : "",
+             " and the packed b is (", b.k(), ", ", b.n(), ").");
+  const std::int64_t m = trans_a ? a.shape(1) : a.shape(0);
+  LOOM_CHECK(c.shape(0) == m && c.shape(1) == b.n(), ValueError, "gemm: c must have shape (", m, ", ",
+             b.n(), "); got ", c.shape(), ".");
+  LOOM_CHECK(a.dtype() == b.dtype() && c.dtype() == b.dtype(), TypeError,
+             "gemm: operands must share a dtype; got a ", a.dtype(), ", packed b ", b.dtype(), ", c ",
+             c.dtype(), ".");
+  detail::dispatch_float(b.dtype(), "gemm", [&](auto tag) {
+    using T = decltype(tag);
+    BSource<T> src{static_cast<const T*>(b.panels())};
+    gemm_driver<T>(m, b.n(), b.k(), a.data<T>(), a.shape(1), trans_a, src, c.data<T>(), b.n(),
+                   static_cast<T>(alpha), static_cast<T>(beta));
+  });
+}
+
+namespace {
+// Views x (…, K) as rows × K.
+Tensor as_rows(const char* api, const char* arg, const Tensor& x) {
+  detail::check_defined(api, arg, x);
+  LOOM_CHECK(x.dimension() >= 2, ValueError, api, ": ", arg, " must be at least 2-D; got shape ",
+             x.shape(), ".");
+  return x.reshape({-1, x.shape(-1)});
+}
+
+Shape with_last(const Shape& s, std::int64_t last) {
+  Shape out = s;
+  out[-1] = last;
+  return out;
+}
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  const Tensor a2 = as_rows("matmul", "a", a);
+  check_2d("matmul", "b", b);
+  LOOM_CHECK(a.shape(-1) == b.shape(0), ValueError, "matmul: inner dimensions differ: ", a.shape(),
+             " · ", b.shape(), ".");
+  detail::check_same_dtype("matmul", a, b);
+  Tensor c = Tensor::empty({a2.shape(0), b.shape(1)}, a.dtype());
+  gemm(a2, false, b, false, c);
+  return c.reshape(with_last(a.shape(), b.shape(1)));
+}
+
+Tensor matmul_nt(const Tensor& a, const Tensor& b) {
+  const Tensor a2 = as_rows("matmul_nt", "a", a);
+  check_2d("matmul_nt", "b", b);
+  LOOM_CHECK(a.shape(-1) == b.shape(1), ValueError, "matmul_nt: inner dimensions differ: ", a.shape(),
+             " · ", b.shape(), "ᵀ.");
+  detail::check_same_dtype("matmul_nt", a, b);
+  Tensor c = Tensor::empty({a2.shape(0), b.shape(0)}, a.dtype());
+  gemm(a2, false, b, true, c);
+  return c.reshape(with_last(a.shape(), b.shape(0)));
+}
+
+Tensor matmul_tn(const Tensor& a, const Tensor& b) {
+  const Tensor a2 = as_rows("matmul_tn", "a", a), b2 = as_rows("matmul_tn", "b", b);
+  LOOM_CHECK(a2.shape(0) == b2.shape(0), ValueError, "matmul_tn: leading extents differ: ", a.shape(),
+             "ᵀ · ", b.shape(), ".");
+  detail::check_same_dtype("matmul_tn", a, b);
+  Tensor c = Tensor::empty({a2.shape(1), b2.shape(1)}, a.dtype());
+  gemm(a2, true, b2, false, c);
+  return c;
+}
+
+}  // namespace loom::core

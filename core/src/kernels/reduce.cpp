@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+// Reductions and softmax. Each result element is reduced by one task in a fixed order (lane-wise
+// vector accumulators, then fixed-size blocks combined serially), so the bits never depend on threads.
+#include "loom/core/reduce.hpp"
+
+#include "loom/core/elementwise.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "../dispatch.hpp"
+#include "../parallel.hpp"
+#include "../simd.hpp"
+
+namespace loom::core {
+namespace {
+
+constexpr std::int64_t kBlock = 16384;
+
+// Σ f(i) over [0, n) where f loads a batch starting at i (zero-padded tail).
+template <class T, class Load>
+T lane_sum(std::int64_t n, Load&& load) {
+  using B = simd::batch<T>;
+  constexpr int W = simd::width<T>;
+  B acc[4] = {B(T(0)), B(T(0)), B(T(0)), B(T(0))};
+  std::int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W)
+    for (int u = 0; u < 4; ++u) acc[u] = acc[u] + load(i + u * W, W);
+  for (; i < n; i += W) acc[0] = acc[0] + load(i, std::min<std::int64_t>(W, n - i));
+  return xsimd::hadd((acc[0] + acc[1]) + (acc[2] + acc[3]));
+}
+
+template <class T>
+simd::batch<T> load_padded(const T* p, std::int64_t count, T pad) {
+  using B = simd::batch<T>;
+  constexpr int W = simd::width<T>;
+  if (count == W) return B::load_unaligned(p);
+  alignas(64) T buf[W];
+  for (int j = 0; j < W; ++j) buf[j] = j < count ? p[j] : pad;
+  return B::load_aligned(buf);
+}
+
+template <class T>
+T row_sum(const T* x, std::int64_t n) {
+  return lane_sum<T>(n, [&](std::int64_t i, std::int64_t c) { return load_padded(x + i, c, T(0)); });
+}
+
+template <class T>
+T row_dot(const T* a, const T* b, std::int64_t n) {
+  return lane_sum<T>(n, [&](std::int64_t i, std::int64_t c) {
+    return load_padded(a + i, c, T(0)) * load_padded(b + i, c, T(0));
+  });
+}
+
+template <class T>
+T row_max(const T* x, std::int64_t n) {
+  using B = simd::batch<T>;
+  constexpr int W = simd::width<T>;
+  const T lowest = -std::numeric_limits<T>::infinity();
+  B acc(lowest);
+  for (std::int64_t i = 0; i < n; i += W) acc = xsimd::max(acc, load_padded(x + i, std::min<std::int64_t>(W, n - i), lowest));
+  alignas(64) T buf[W];
+  acc.store_aligned(buf);
+  T m = buf[0];
+  for (int j = 1; j < W; ++j) m = std::max(m, buf[j]);
+  return m;
+}
+
+// Views x as (outer, len, inner) around `axis`.
+struct AxisView {
+  std::int64_t outer, len, inner;
+  Shape out_shape;
+};
+
+AxisView axis_view(const char* api, const Tensor& x, int axis, bool keepdims) {
+  detail::check_defined(api, "x", x);
+  const int a = x.shape().axis(axis, api);
+  AxisView v{x.shape().numel(0, a), x.shape(a), x.shape().numel(a + 1, x.dimension()), {}};
+  for (int i = 0; i < x.dimension(); ++i) {
+    if (i != a)
+      v.out_shape.push_back(x.shape(i));
+    else if (keepdims)
+      v.out_shape.push_back(1);
+  }
+  return v;
+}
+
+// out[o, j] = reduce over l of x[o, l, j]. `contig(ptr, len)` reduces a contiguous run (inner == 1);
+// `combine(acc_row, row, n)` folds one row into the accumulator row (inner > 1).
+template <class T, class Contig, class Combine>
+void reduce_axis(const AxisView& v, const T* x, T* out, Contig&& contig, Combine&& combine) {
+  if (v.inner == 1) {
+    detail::parallel_chunks(v.outer, std::max<std::int64_t>(1, kBlock / std::max<std::int64_t>(v.len, 1)),
+                            [&](std::int64_t o0, std::int64_t o1) {
+                              for (std::int64_t o = o0; o < o1; ++o) out[o] = contig(x + o * v.len, v.len);
+                            });
+    return;
+  }
+  constexpr std::int64_t kCols = 1024;
+  const std::int64_t col_chunks = (v.inner + kCols - 1) / kCols;
+  detail::parallel_chunks(v.outer * col_chunks, 1, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t o = t / col_chunks, j0 = (t % col_chunks) * kCols;
+      const std::int64_t n = std::min(kCols, v.inner - j0);
+      T* acc = out + o * v.inner + j0;
+      const T* base = x + o * v.len * v.inner + j0;
+      std::copy(base, base + n, acc);
+      for (std::int64_t l = 1; l < v.len; ++l) combine(acc, base + l * v.inner, n);
+    }
+  });
+}
+
+template <class T>
+void add_row(T* acc, const T* row, std::int64_t n) {
+  for (std::int64_t j = 0; j < n; ++j) acc[j] = acc[j] + row[j];
+}
+
+template <class T>
+void max_row(T* acc, const T* row, std::int64_t n) {
+  for (std::int64_t j = 0; j < n; ++j) acc[j] = std::max(acc[j], row[j]);
+}
+
+// Softmax-family helper: calls fn(row_in, row_out, n) for every row of the last axis, in parallel.
+template <class T, class Fn>
+void for_rows(const Tensor& x, Tensor& out, Fn&& fn) {
+  const std::int64_t n = x.shape(-1), rows = n ? x.numel() / n : 0;
+  const T* px = x.data<T>();
+  T* py = out.data<T>();
+  detail::parallel_chunks(rows, std::max<std::int64_t>(1, kBlock / std::max<std::int64_t>(n, 1)),
+                          [&](std::int64_t r0, std::int64_t r1) {
+                            for (std::int64_t r = r0; r < r1; ++r) fn(px + r * n, py + r * n, n);
+                          });
+}
+
+template <class T>
+void exp_shifted(const T* x, T shift, T* y, std::int64_t n) {
+  using B = simd::batch<T>;
+  constexpr int W = simd::width<T>;
+  for (std::int64_t i = 0; i < n; i += W) {
+    const std::int64_t c = std::min<std::int64_t>(W, n - i);
+    const B e = xsimd::exp(load_padded(x + i, c, T(0)) - B(shift));
+    if (c == W) {
+      e.store_unaligned(y + i);
+    } else {
+      alignas(64) T buf[W];
+      e.store_aligned(buf);
+      std::copy(buf, buf + c, y + i);
+    }
+  }
+}
+
+Tensor last_axis_input(const char* api, const Tensor& x) {
+  detail::check_defined(api, "x", x);
+  LOOM_CHECK(x.dimension() >= 1, ValueError, api, ": x must be at least 1-D; got shape ", x.shape(), ".");
+  return x;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x) {
+  detail::check_defined("sum", "x", x);
+  return detail::dispatch_float(x.dtype(), "sum", [&](auto tag) {
+    using T = decltype(tag);
+    const std::int64_t n = x.numel(), blocks = (n + kBlock - 1) / kBlock;
+    std::vector<T> partial(static_cast<std::size_t>(std::max<std::int64_t>(blocks, 1)), T(0));
+    const T* p = x.data<T>();
+    detail::parallel_chunks(blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+      for (std::int64_t b = b0; b < b1; ++b)
+        partial[b] = row_sum(p + b * kBlock, std::min(kBlock, n - b * kBlock));
+    });
+    T total = T(0);
+    for (T v : partial) total = total + v;
+    return Tensor::full({}, total, x.dtype());
+  });
+}
+
+Tensor sum(const Tensor& x, int axis, bool keepdims) {
+  const AxisView v = axis_view("sum", x, axis, keepdims);
+  return detail::dispatch_float(x.dtype(), "sum", [&](auto tag) {
+    using T = decltype(tag);
+    Tensor out = Tensor::zeros(v.out_shape, x.dtype());
+    if (v.len > 0)
+      reduce_axis<T>(v, x.data<T>(), out.data<T>(), [](const T* r, std::int64_t n) { return row_sum(r, n); },
+                     add_row<T>);
+    return out;
+  });
+}
+
+Tensor mean(const Tensor& x) {
+  detail::check_defined("mean", "x", x);
+  LOOM_CHECK(x.numel() > 0, ValueError, "mean: x must not be empty; got shape ", x.shape(), ".");
+  return sum(x) / static_cast<double>(x.numel());
+}
+
+Tensor mean(const Tensor& x, int axis, bool keepdims) {
+  const AxisView v = axis_view("mean", x, axis, keepdims);
+  LOOM_CHECK(v.len > 0, ValueError, "mean: the reduced axis is empty in shape ", x.shape(), ".");
+  return sum(x, axis, keepdims) / static_cast<double>(v.len);
+}
+
+Tensor max(const Tensor& x) {
+  detail::check_defined("max", "x", x);
+  LOOM_CHECK(x.numel() > 0, ValueError, "max: x must not be empty; got shape ", x.shape(), ".");
+  return max(x.reshape({x.numel()}), 0, false);
+}
+
+Tensor max(const Tensor& x, int axis, bool keepdims) {
+  const AxisView v = axis_view("max", x, axis, keepdims);
+  LOOM_CHECK(v.len > 0, ValueError, "max: the reduced axis is empty in shape ", x.shape(), ".");
+  return detail::dispatch_float(x.dtype(), "max", [&](auto tag) {
+    using T = decltype(tag);
+    Tensor out = Tensor::empty(v.out_shape, x.dtype());
+    reduce_axis<T>(v, x.data<T>(), out.data<T>(), [](const T* r, std::int64_t n) { return row_max(r, n); },
+                   max_row<T>);
+    return out;
+  });
+}
+
+Tensor argmax(const Tensor& x, int axis, bool keepdims) {
+  const AxisView v = axis_view("argmax", x, axis, keepdims);
+  LOOM_CHECK(v.len > 0, ValueError, "argmax: the reduced axis is empty in shape ", x.shape(), ".");
+  return detail::dispatch_float(x.dtype(), "argmax", [&](auto tag) {
+    using T = decltype(tag);
+    Tensor out = Tensor::empty(v.out_shape, DType::i64);
+    const T* p = x.data<T>();
+    std::int64_t* o = out.data<std::int64_t>();
+    detail::parallel_chunks(v.outer * v.inner, std::max<std::int64_t>(1, kBlock / v.len),
+                            [&](std::int64_t t0, std::int64_t t1) {
+                              for (std::int64_t t = t0; t < t1; ++t) {
+                                const T* base = p + (t / v.inner) * v.len * v.inner + t % v.inner;
+                                std::int64_t best = 0;
+                                for (std::int64_t l = 1; l < v.len; ++l)
+                                  if (base[l * v.inner] > base[best * v.inner]) best = l;
+                                o[t] = best;
+                              }
+                            });
+    return out;
+  });
+}
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  detail::check_defined("sum_to", "x", x);
+  if (x.shape() == shape) return x;
+  const std::int64_t n = shape.numel();
+  LOOM_CHECK(n > 0 && x.numel() % n == 0 && broadcast_shape(x.shape(), shape, "sum_to") == x.shape(),
+             ValueError, "sum_to: shape ", shape, " is not a broadcastable part of ", x.shape(), ".");
+  if (n == 1) return sum(x).reshape(shape);
+  return sum(x.reshape({-1, n}), 0, false).reshape(shape);
+}
+
+Tensor softmax(const Tensor& x) {
+  last_axis_input("softmax", x);
+  return detail::dispatch_float(x.dtype(), "softmax", [&](auto tag) {
+    using T = decltype(tag);
+    Tensor out = Tensor::empty(x.shape(), x.dtype());
+    for_rows<T>(x, out, [](const T* in, T* y, std::int64_t n) {
+      exp_shifted(in, row_max(in, n), y, n);
+      const T s = row_sum(y, n);
+      for (std::int64_t j = 0; j < n; ++j) y[j] = y[j] / s;
+    });
+    return out;
+  });
+}
+
+Tensor log_softmax(const Tensor& x) {
+  last_axis_input("log_softmax", x);
+  return detail::dispatch_float(x.dtype(), "log_softmax", [&](auto tag) {
+    using T = decltype(tag);
+    Tensor out = Tensor::empty(x.shape(), x.dtype());
+    for_rows<T>(x, out, [](const T* in, T* y, std::int64_t n) {
+      const T m = row_max(in, n);
+      exp_shifted(in, m, y, n);
+      const T lse = m + std::log(row_sum(y, n));
+      for (std::int64_t j = 0; j < n; ++j) y[j] = in[j] - lse;
+    });
+    return out;
+  });
+}
+
+namespace {
+template <class Fn>
+Tensor softmax_grad(const char* api, const Tensor& dy, const Tensor& y, Fn&& fn) {
+  last_axis_input(api, y);
+  detail::check_defined(api, "dy", dy);
+  LOOM_CHECK(dy.shape() == y.shape(), ValueError, api, ": dy must have shape ", y.shape(), "; got ",
+             dy.shape(), ".");
+  detail::check_same_dtype(api, dy, y);
+  return detail::dispatch_float(y.dtype(), api, [&](auto tag) {
+    using T = decltype(tag);
+    Tensor out = Tensor::empty(y.shape(), y.dtype());
+    const std::int64_t n = y.shape(-1);
+    const T* pd = dy.data<T>();
+    const T* base = y.data<T>();
+    for_rows<T>(y, out, [&](const T* yr, T* o, std::int64_t len) { fn(pd + (yr - base), yr, o, len); });
+    (void)n;
+    return out;
+  });
+}
+}  // namespace
+
+Tensor softmax_backward(const Tensor& dy, const Tensor& y) {
+  return softmax_grad("softmax_backward", dy, y, [](const auto* d, const auto* yr, auto* o, std::int64_t n) {
+    const auto dot = row_dot(d, yr, n);
+    for (std::int64_t j = 0; j < n; ++j) o[j] = yr[j] * (d[j] - dot);
+  });
+}
+
+Tensor log_softmax_backward(const Tensor& dy, const Tensor& y) {
+  return softmax_grad("log_softmax_backward", dy, y, [](const auto* d, const auto* yr, auto* o, std::int64_t n) {
+    const auto s = row_sum(d, n);
+    for (std::int64_t j = 0; j < n; ++j) o[j] = d[j] - std::exp(yr[j]) * s;
+  });
+}
+
+}  // namespace loom::core

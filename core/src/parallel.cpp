@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+// set_num_threads / num_threads over tbb::global_control.
+#include "loom/core/parallel.hpp"
+
+#include <memory>
+#include <mutex>
+
+#include <tbb/global_control.h>
+
+#include "loom/core/check.hpp"
+
+namespace loom {
+namespace {
+std::mutex control_mutex;
+std::unique_ptr<tbb::global_control> control;
+}  // namespace
+
+void set_num_threads(int n) {
+  LOOM_CHECK(n >= 0, ValueError, "set_num_threads: n must be >= 0 (0 = default); got ", n, ".");
+  std::lock_guard<std::mutex> lock(control_mutex);
+  control.reset();
+  if (n > 0)
+    control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                    static_cast<std::size_t>(n));
+}
+
+int num_threads() {
+  return static_cast<int>(
+      tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+}
+
+}  // namespace loom

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+// Private: the deterministic parallel-for every kernel uses.
+#pragma once
+
+#include <cstdint>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+
+namespace loom::detail {
+
+/// Calls `fn(begin, end)` on the chunks [k·grain, min((k+1)·grain, n)) of [0, n). Chunks are fixed
+/// by `grain` (a function of the problem, never of the thread count), so a kernel that computes
+/// each output element inside one chunk gives the same bits for any number of threads. Runs inline
+/// when there is a single chunk.
+template <class Fn>
+void parallel_chunks(std::int64_t n, std::int64_t grain, Fn&& fn) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  const std::int64_t chunks = (n + grain - 1) / grain;
+  if (chunks == 1) {
+    fn(std::int64_t{0}, n);
+    return;
+  }
+  tbb::parallel_for(
+      tbb::blocked_range<std::int64_t>(0, chunks, 1),
+      [&](const tbb::blocked_range<std::int64_t>& r) {
+        for (std::int64_t c = r.begin(); c != r.end(); ++c) {
+          const std::int64_t b = c * grain;
+          fn(b, b + grain < n ? b + grain : n);
+        }
+      },
+      tbb::simple_partitioner());
+}
+
+}  // namespace loom::detail

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shape: inline extents, Python-tuple printing.
+#include "loom/core/shape.hpp"
+
+#include <ostream>
+#include <sstream>
+
+#include "loom/core/check.hpp"
+
+namespace loom {
+
+Shape::Shape(std::initializer_list<std::int64_t> dims) {
+  LOOM_CHECK(dims.size() <= max_rank, ValueError, "Shape: rank must be at most ", max_rank, "; got ",
+             dims.size(), ".");
+  for (std::int64_t d : dims) push_back(d);
+}
+
+Shape::Shape(const std::vector<std::int64_t>& dims) {
+  LOOM_CHECK(dims.size() <= max_rank, ValueError, "Shape: rank must be at most ", max_rank, "; got ",
+             dims.size(), ".");
+  for (std::int64_t d : dims) push_back(d);
+}
+
+void Shape::push_back(std::int64_t d) {
+  LOOM_CHECK(rank_ < max_rank, ValueError, "Shape: rank must be at most ", max_rank, ".");
+  LOOM_CHECK(d >= 0, ValueError, "Shape: extents must be non-negative; got ", d, ".");
+  dims_[rank_++] = d;
+}
+
+int Shape::axis(int i, const char* api) const {
+  LOOM_CHECK(i >= -rank_ && i < rank_, ValueError, api, ": axis ", i, " is out of range for shape ",
+             *this, ".");
+  return i < 0 ? i + rank_ : i;
+}
+
+std::int64_t Shape::operator[](int i) const { return dims_[axis(i)]; }
+std::int64_t& Shape::operator[](int i) { return dims_[axis(i)]; }
+
+std::int64_t Shape::numel() const noexcept {
+  std::int64_t n = 1;
+  for (int i = 0; i < rank_; ++i) n *= dims_[i];
+  return n;
+}
+
+std::int64_t Shape::numel(int begin, int end) const {
+  std::int64_t n = 1;
+  for (int i = begin; i < end; ++i) n *= dims_[i];
+  return n;
+}
+
+std::string Shape::to_string() const {
+  std::ostringstream out;
+  out << *this;
+  return out.str();
+}
+
+bool operator==(const Shape& a, const Shape& b) noexcept {
+  if (a.rank_ != b.rank_) return false;
+  for (int i = 0; i < a.rank_; ++i)
+    if (a.dims_[i] != b.dims_[i]) return false;
+  return true;
+}
+
+std::ostream& operator<<(std::ostream& out, const Shape& s) {
+  out << '(';
+  for (int i = 0; i < s.rank(); ++i) out << (i ? ", " : "") << s[i];
+  if (s.rank() == 1) out << ',';
+  return out << ')';
+}
+
+}  // namespace loom

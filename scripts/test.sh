@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs what is missing, builds loom and its tests (Release), and runs the whole suite with ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+loom_install "${LOOM_BUILD_DEPS[@]}"
+build=${LOOM_BUILD_DIR:-build}
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOOM_BUILD_TESTS=ON -DLOOM_BUILD_BENCH=ON
+cmake --build "$build" --parallel "$(nproc)"
+cd "$build"
+ctest --output-on-failure --parallel "$(nproc)"
