@@ -3,6 +3,7 @@
 #include "loom/core/tensor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -16,13 +17,73 @@
 
 namespace loom {
 
-detail::Storage::Storage(std::size_t bytes) : nbytes(bytes) {
-  const std::size_t rounded = std::max<std::size_t>(64, (bytes + 63) / 64 * 64);
-  data = std::aligned_alloc(64, rounded);
-  if (data == nullptr) throw std::bad_alloc();
+namespace {
+
+// Small tensors are created and dropped at a high rate (one per op on the tape), and glibc's
+// aligned_alloc is slow and fragments for them. Blocks up to kSmallMax bytes therefore come from
+// per-thread free lists, one per power-of-two size class.
+constexpr std::size_t kSmallMin = 64, kSmallMax = 4096, kClasses = 7, kPerClass = 256;
+
+struct SmallBlockCache {
+  std::array<std::vector<void*>, kClasses> free;
+  SmallBlockCache();
+  ~SmallBlockCache();
+};
+
+thread_local SmallBlockCache* small_cache = nullptr;  // null once this thread's cache is gone
+
+SmallBlockCache::SmallBlockCache() { small_cache = this; }
+SmallBlockCache::~SmallBlockCache() {
+  small_cache = nullptr;
+  for (auto& list : free)
+    for (void* p : list) std::free(p);
 }
 
-detail::Storage::~Storage() { std::free(data); }
+SmallBlockCache* cache() {
+  thread_local SmallBlockCache instance;
+  return small_cache;
+}
+
+std::size_t size_class(std::size_t bytes) {
+  std::size_t cls = 0, size = kSmallMin;
+  while (size < bytes) {
+    size *= 2;
+    ++cls;
+  }
+  return cls;
+}
+
+void* allocate(std::size_t bytes) {
+  if (bytes <= kSmallMax) {
+    const std::size_t cls = size_class(bytes);
+    if (SmallBlockCache* c = cache(); c && !c->free[cls].empty()) {
+      void* p = c->free[cls].back();
+      c->free[cls].pop_back();
+      return p;
+    }
+    bytes = kSmallMin << cls;
+  }
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+void release(void* p, std::size_t bytes) {
+  if (bytes <= kSmallMax) {
+    const std::size_t cls = size_class(bytes);
+    if (SmallBlockCache* c = small_cache; c && c->free[cls].size() < kPerClass) {
+      c->free[cls].push_back(p);
+      return;
+    }
+  }
+  std::free(p);
+}
+
+}  // namespace
+
+detail::Storage::Storage(std::size_t bytes) : data(allocate(std::max<std::size_t>(bytes, 1))), nbytes(bytes) {}
+
+detail::Storage::~Storage() { release(data, std::max<std::size_t>(nbytes, 1)); }
 
 namespace {
 

@@ -2,4 +2,5 @@
 // Everything loom offers, in one include. (The xtensor interop header is separate: <loom/core/xtensor.hpp>.)
 #pragma once
 
+#include "loom/autograd.hpp"
 #include "loom/core.hpp"

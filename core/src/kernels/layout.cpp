@@ -128,6 +128,47 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
   return out;
 }
 
+Tensor broadcast_axis(const Tensor& x, int axis, std::int64_t n) {
+  detail::check_defined("broadcast_axis", "x", x);
+  const int a = x.shape().axis(axis, "broadcast_axis");
+  LOOM_CHECK(x.shape(a) == 1 && n >= 0, ValueError, "broadcast_axis: axis ", a, " of x must have extent 1 (and n >= 0); got shape ",
+             x.shape(), " and n = ", n, ".");
+  Shape s = x.shape();
+  s[a] = n;
+  Tensor out = Tensor::empty(s, x.dtype());
+  const Split v = split_at(x, a);
+  const std::size_t row = static_cast<std::size_t>(v.inner) * itemsize(x.dtype());
+  const char* src = static_cast<const char*>(x.raw_data());
+  char* dst = static_cast<char*>(out.raw_data());
+  detail::parallel_chunks(v.outer * n, grain_for(static_cast<std::int64_t>(row)), [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) std::memcpy(dst + t * row, src + (t / std::max<std::int64_t>(n, 1)) * row, row);
+  });
+  return out;
+}
+
+Tensor where_rows(const Tensor& mask, const Tensor& a, const Tensor& b) {
+  detail::check_defined("where", "mask", mask);
+  detail::check_defined("where", "a", a);
+  detail::check_defined("where", "b", b);
+  LOOM_CHECK(a.shape() == b.shape(), ValueError, "where: a and b must have one shape; got ", a.shape(), " and ",
+             b.shape(), ".");
+  detail::check_same_dtype("where", a, b);
+  LOOM_CHECK(a.dimension() >= 1, ValueError, "where: a must be at least 1-D; got shape ", a.shape(), ".");
+  const std::int64_t rows = a.shape(0);
+  LOOM_CHECK((mask.dimension() == 1 && mask.shape(0) == rows) ||
+                 (mask.dimension() == 2 && mask.shape(0) == rows && mask.shape(1) == 1),
+             ValueError, "where: mask must have shape (", rows, ",) or (", rows, ", 1) to select rows of ", a.shape(),
+             "; got ", mask.shape(), ".");
+  const std::vector<double> m = mask.to_vector<double>();
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  const std::size_t row = static_cast<std::size_t>(a.shape().numel(1, a.dimension())) * itemsize(a.dtype());
+  const char* pa = static_cast<const char*>(a.raw_data());
+  const char* pb = static_cast<const char*>(b.raw_data());
+  char* dst = static_cast<char*>(out.raw_data());
+  for (std::int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * row, (m[r] != 0.0 ? pa : pb) + r * row, row);
+  return out;
+}
+
 namespace {
 void check_indices(const char* api, const Tensor& indices, std::int64_t vocab) {
   detail::check_defined(api, "indices", indices);

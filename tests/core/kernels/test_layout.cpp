@@ -79,3 +79,14 @@ TEST_CASE("layout: bad arguments throw and change nothing", "[core][layout][erro
   CHECK_THROWS_WITH(core::slice_assign(dst, Tensor::ones({3, 1}), 1, 0),
                     StartsWith("slice_assign: src shape (3, 1) differs from dst shape (2, 3) outside axis 1"));
 }
+
+TEST_CASE("layout: broadcast_axis repeats a unit axis and where_rows selects rows", "[core][layout]") {
+  const Tensor x = Tensor::of({1, 2, 3, 4}, {2, 1, 2});
+  const Tensor y = core::broadcast_axis(x, 1, 3);
+  CHECK(y.shape() == Shape{2, 3, 2});
+  loom::testing::check_close(y, {1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4}, 0, 0);
+  CHECK_THROWS_WITH(core::broadcast_axis(y, 1, 2), StartsWith("broadcast_axis: axis 1 of x must have extent 1"));
+  const Tensor a = Tensor::arange(6).reshape({3, 2}), b = Tensor::zeros({3, 2});
+  loom::testing::check_close(core::where_rows(Tensor::of({0, 1, 1}, {3}), a, b), {0, 0, 2, 3, 4, 5}, 0, 0);
+  loom::testing::check_close(core::where_rows(Tensor::of({1, 0, 0}, {3, 1}, DType::f64), a, b), {0, 1, 0, 0, 0, 0}, 0, 0);
+}

@@ -18,6 +18,11 @@ Tensor slice(const Tensor& x, int axis, std::int64_t start, std::int64_t length)
 Tensor concat(const std::vector<Tensor>& xs, int axis);
 /// Writes `src` into `dst` at [start, start + src.shape(axis)) along `axis`, other extents equal.
 void slice_assign(Tensor& dst, const Tensor& src, int axis, std::int64_t start);
+/// Repeats `x` n times along `axis`, where x has extent 1 (the backward of a reduction over it).
+Tensor broadcast_axis(const Tensor& x, int axis, std::int64_t n);
+/// Row-wise select: row r of the result is a's row r where mask[r] ≠ 0, else b's. `mask` is (B,) or
+/// (B, 1) of any dtype; a and b share a shape (B, …) and a dtype.
+Tensor where_rows(const Tensor& mask, const Tensor& a, const Tensor& b);
 /// Rows of `table` (V, D…) picked by `indices` (i64, any shape, each in [0, V)):
 /// result shape = indices.shape + (D…). The embedding lookup.
 Tensor gather_rows(const Tensor& table, const Tensor& indices);

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// Losses with Keras's formulas, reduced as Keras's default "sum over batch size": the per-sample loss
+// averaged over the batch (the leading axis). Argument order is Keras's: (y_true, y_pred).
+#pragma once
+
+#include "loom/autograd/var.hpp"
+
+namespace loom {
+
+/// mean((y_pred − y_true)²) over every axis.
+Var mse(const Var& y_true, const Var& y_pred);
+
+/// Binary cross-entropy, averaged over every axis. Probabilities are clipped to [1e-7, 1 − 1e-7] and
+/// the loss is −(t·log(p + ε) + (1 − t)·log(1 − p + ε)) (tf.keras). With `from_logits`, the stable
+/// max(x, 0) − x·t + log(1 + e^−|x|).
+Var binary_crossentropy(const Var& y_true, const Var& y_pred, bool from_logits = false);
+
+/// Categorical cross-entropy over the last axis (one-hot or soft targets), mean over the other axes.
+/// Probabilities are renormalised over the last axis and clipped to [1e-7, 1 − 1e-7] (tf.keras);
+/// with `from_logits`, −Σ t · log_softmax(x).
+Var categorical_crossentropy(const Var& y_true, const Var& y_pred, bool from_logits = false);
+
+/// Like categorical_crossentropy with integer class labels: `labels` (i64) has y_pred's shape minus
+/// the last axis. Probabilities are clipped to [1e-7, 1 − 1e-7] then treated as unnormalised
+/// (tf.keras: −log(p_label / Σ p)); with `from_logits`, −log_softmax(x)[label].
+Var sparse_categorical_crossentropy(const Tensor& labels, const Var& y_pred, bool from_logits = false);
+
+}  // namespace loom

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: Apache-2.0
+// Losses with tf.keras's formulas (epsilon 1e-7 clipping), averaged over the batch.
+// Each is one op with a scalar loop: the per-sample arithmetic is cheap next to the model.
+#include "loom/autograd/ops/loss.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "loom/autograd/record.hpp"
+#include "loom/core/check.hpp"
+#include "loom/core/elementwise.hpp"
+#include "loom/core/reduce.hpp"
+
+namespace loom {
+namespace {
+
+constexpr double kEps = 1e-7;  // tf.keras backend.epsilon()
+
+template <class Fn>
+void for_dtype(DType d, const char* api, Fn&& fn) {
+  LOOM_CHECK(is_floating(d), TypeError, api, ": expected f32 or f64 predictions; got ", d, ".");
+  if (d == DType::f32)
+    fn(float{});
+  else
+    fn(double{});
+}
+
+void check_pair(const char* api, const Tensor& t, const Tensor& p) {
+  LOOM_CHECK(t.shape() == p.shape(), ValueError, api, ": y_true and y_pred must have one shape; got ", t.shape(),
+             " and ", p.shape(), ".");
+  LOOM_CHECK(t.dtype() == p.dtype(), TypeError, api, ": y_true and y_pred must share a dtype; got ", t.dtype(),
+             " and ", p.dtype(), ".");
+  LOOM_CHECK(p.numel() > 0, ValueError, api, ": the inputs are empty (shape ", p.shape(), ").");
+}
+
+Tensor scalar(double v, DType d) { return Tensor::full({}, v, d); }
+
+/// L = mean((p − t)²).  dp = 2(p − t)/n · dL,  dt = −dp.  Saves p − t.
+struct MseOp {
+  static constexpr const char* name = "mse";
+  Tensor diff;
+  Tensor forward(const Tensor& t, const Tensor& p) {
+    check_pair(name, t, p);
+    diff = core::sub(p, t);
+    return core::mean(core::mul(diff, diff));
+  }
+  void backward(const Tensor& dy, Grads& g) const {
+    const Tensor dp = core::mul(diff, 2.0 * dy.item() / static_cast<double>(diff.numel()));
+    if (g.needed(0)) g.add(0, core::neg(dp));
+    if (g.needed(1)) g.add(1, dp);
+  }
+};
+
+/// Binary cross-entropy, mean over all elements.  Saves both inputs.
+struct BinaryCrossentropyOp {
+  static constexpr const char* name = "binary_crossentropy";
+  bool from_logits;
+  Tensor t, p;
+  Tensor forward(const Tensor& t_in, const Tensor& p_in) {
+    check_pair(name, t_in, p_in);
+    t = t_in;
+    p = p_in;
+    double total = 0;
+    for_dtype(p.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      const T* tv = t.data<T>();
+      const T* pv = p.data<T>();
+      for (std::int64_t i = 0; i < p.numel(); ++i) {
+        const double x = pv[i], y = tv[i];
+        if (from_logits) {
+          total += std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::abs(x)));
+        } else {
+          const double c = std::clamp(x, kEps, 1.0 - kEps);
+          total -= y * std::log(c + kEps) + (1.0 - y) * std::log(1.0 - c + kEps);
+        }
+      }
+    });
+    return scalar(total / static_cast<double>(p.numel()), p.dtype());
+  }
+  void backward(const Tensor& dy, Grads& g) const {
+    Tensor dt = Tensor::empty(t.shape(), t.dtype()), dp = Tensor::empty(p.shape(), p.dtype());
+    const double scale = dy.item() / static_cast<double>(p.numel());
+    for_dtype(p.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      const T* tv = t.data<T>();
+      const T* pv = p.data<T>();
+      T* gt = dt.data<T>();
+      T* gp = dp.data<T>();
+      for (std::int64_t i = 0; i < p.numel(); ++i) {
+        const double x = pv[i], y = tv[i];
+        if (from_logits) {
+          gp[i] = static_cast<T>(scale * (1.0 / (1.0 + std::exp(-x)) - y));
+          gt[i] = static_cast<T>(-scale * x);
+        } else {
+          const double c = std::clamp(x, kEps, 1.0 - kEps);
+          const bool inside = x >= kEps && x <= 1.0 - kEps;  // clip passes the gradient inside its range
+          gp[i] = static_cast<T>(inside ? -scale * (y / (c + kEps) - (1.0 - y) / (1.0 - c + kEps)) : 0.0);
+          gt[i] = static_cast<T>(-scale * (std::log(c + kEps) - std::log(1.0 - c + kEps)));
+        }
+      }
+    });
+    if (g.needed(0)) g.add(0, dt);
+    if (g.needed(1)) g.add(1, dp);
+  }
+};
+
+/// Categorical cross-entropy over the last axis, mean over rows.  Saves both inputs.
+struct CategoricalCrossentropyOp {
+  static constexpr const char* name = "categorical_crossentropy";
+  bool from_logits;
+  Tensor t, p;
+  Tensor forward(const Tensor& t_in, const Tensor& p_in) {
+    check_pair(name, t_in, p_in);
+    LOOM_CHECK(p_in.dimension() >= 1, ValueError, name, ": y_pred must be at least 1-D.");
+    t = t_in;
+    p = p_in;
+    double total = 0;
+    visit_rows([&](const auto* tr, const auto* pr, std::int64_t c) { total += row_loss(tr, pr, c); });
+    return scalar(total / static_cast<double>(rows()), p.dtype());
+  }
+  void backward(const Tensor& dy, Grads& g) const {
+    Tensor dt = Tensor::empty(t.shape(), t.dtype()), dp = Tensor::empty(p.shape(), p.dtype());
+    const double scale = dy.item() / static_cast<double>(rows());
+    for_dtype(p.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      const std::int64_t c = p.shape(-1);
+      for (std::int64_t r = 0; r < rows(); ++r)
+        row_grad(t.data<T>() + r * c, p.data<T>() + r * c, dt.data<T>() + r * c, dp.data<T>() + r * c, c, scale);
+    });
+    if (g.needed(0)) g.add(0, dt);
+    if (g.needed(1)) g.add(1, dp);
+  }
+
+ private:
+  std::int64_t rows() const { return p.numel() / p.shape(-1); }
+  template <class Fn>
+  void visit_rows(Fn&& fn) const {
+    for_dtype(p.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      const std::int64_t c = p.shape(-1);
+      for (std::int64_t r = 0; r < rows(); ++r) fn(t.data<T>() + r * c, p.data<T>() + r * c, c);
+    });
+  }
+  template <class T>
+  double row_loss(const T* tr, const T* pr, std::int64_t c) const {
+    double loss = 0;
+    if (from_logits) {
+      double m = pr[0], s = 0;
+      for (std::int64_t j = 1; j < c; ++j) m = std::max(m, static_cast<double>(pr[j]));
+      for (std::int64_t j = 0; j < c; ++j) s += std::exp(pr[j] - m);
+      for (std::int64_t j = 0; j < c; ++j) loss -= tr[j] * (pr[j] - m - std::log(s));
+    } else {
+      double s = 0;
+      for (std::int64_t j = 0; j < c; ++j) s += pr[j];
+      for (std::int64_t j = 0; j < c; ++j) loss -= tr[j] * std::log(std::clamp(pr[j] / s, kEps, 1.0 - kEps));
+    }
+    return loss;
+  }
+  template <class T>
+  void row_grad(const T* tr, const T* pr, T* gt, T* gp, std::int64_t c, double scale) const {
+    if (from_logits) {
+      double m = pr[0], s = 0, tsum = 0;
+      for (std::int64_t j = 1; j < c; ++j) m = std::max(m, static_cast<double>(pr[j]));
+      for (std::int64_t j = 0; j < c; ++j) s += std::exp(pr[j] - m);
+      for (std::int64_t j = 0; j < c; ++j) tsum += tr[j];
+      for (std::int64_t j = 0; j < c; ++j) {
+        const double ls = pr[j] - m - std::log(s);
+        gp[j] = static_cast<T>(scale * (std::exp(ls) * tsum - tr[j]));
+        gt[j] = static_cast<T>(-scale * ls);
+      }
+      return;
+    }
+    // q = p / Σp, L = −Σ t·log(clip(q)); g_i = ∂L/∂q_i; ∂L/∂p_j = (g_j − Σ_i g_i q_i) / Σp.
+    double s = 0, gq = 0;
+    for (std::int64_t j = 0; j < c; ++j) s += pr[j];
+    for (std::int64_t j = 0; j < c; ++j) {
+      const double q = pr[j] / s;
+      const double gi = (q >= kEps && q <= 1.0 - kEps) ? -tr[j] / q : 0.0;
+      gq += gi * q;
+    }
+    for (std::int64_t j = 0; j < c; ++j) {
+      const double q = pr[j] / s;
+      const double qc = std::clamp(q, kEps, 1.0 - kEps);
+      const double gi = (q >= kEps && q <= 1.0 - kEps) ? -tr[j] / q : 0.0;
+      gp[j] = static_cast<T>(scale * (gi - gq) / s);
+      gt[j] = static_cast<T>(-scale * std::log(qc));
+    }
+  }
+};
+
+/// Sparse categorical cross-entropy over the last axis, mean over rows.  Saves predictions and labels.
+struct SparseCategoricalCrossentropyOp {
+  static constexpr const char* name = "sparse_categorical_crossentropy";
+  bool from_logits;
+  Tensor labels;
+  Tensor p;
+  Tensor forward(const Tensor& p_in) {
+    LOOM_CHECK(p_in.dimension() >= 1 && p_in.numel() > 0, ValueError, name,
+               ": y_pred must be a non-empty tensor of rank >= 1; got shape ", p_in.shape(), ".");
+    const std::int64_t c = p_in.shape(-1), rows = p_in.numel() / c;
+    LOOM_CHECK(labels.dtype() == DType::i64, TypeError, name, ": labels must have dtype i64; got ", labels.dtype(),
+               ".");
+    Shape expect;
+    for (int i = 0; i + 1 < p_in.dimension(); ++i) expect.push_back(p_in.shape(i));
+    Shape expect1 = expect;
+    expect1.push_back(1);
+    LOOM_CHECK(labels.shape() == expect || labels.shape() == expect1, ValueError, name, ": labels must have shape ",
+               expect, " for predictions of shape ", p_in.shape(), "; got ", labels.shape(), ".");
+    const std::int64_t* lv = labels.data<std::int64_t>();
+    for (std::int64_t r = 0; r < rows; ++r)
+      LOOM_CHECK(lv[r] >= 0 && lv[r] < c, ValueError, name, ": labels must be in [0, ", c, "); got ", lv[r],
+                 " at row ", r, ".");
+    p = p_in;
+    double total = 0;
+    for_dtype(p.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      for (std::int64_t r = 0; r < rows; ++r) total += row<T>(p.data<T>() + r * c, c, lv[r], nullptr, 0.0);
+    });
+    return scalar(total / static_cast<double>(rows), p.dtype());
+  }
+  void backward(const Tensor& dy, Grads& g) const {
+    const std::int64_t c = p.shape(-1), rows = p.numel() / c;
+    Tensor dp = Tensor::empty(p.shape(), p.dtype());
+    const double scale = dy.item() / static_cast<double>(rows);
+    for_dtype(p.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      for (std::int64_t r = 0; r < rows; ++r)
+        row(p.data<T>() + r * c, c, labels.data<std::int64_t>()[r], dp.data<T>() + r * c, scale);
+    });
+    g.add(0, dp);
+  }
+
+ private:
+  // Loss of one row; with `grad`, also writes scale·∂loss/∂p into it.
+  template <class T>
+  double row(const T* pr, std::int64_t c, std::int64_t label, T* grad, double scale) const {
+    // Logits z: from_logits uses p; otherwise z = log(clip(p)) (tf.keras), so softmax(z) = clip(p)/Σ clip(p).
+    auto z = [&](std::int64_t j) {
+      return from_logits ? static_cast<double>(pr[j]) : std::log(std::clamp(static_cast<double>(pr[j]), kEps, 1.0 - kEps));
+    };
+    double m = z(0), s = 0;
+    for (std::int64_t j = 1; j < c; ++j) m = std::max(m, z(j));
+    for (std::int64_t j = 0; j < c; ++j) s += std::exp(z(j) - m);
+    if (grad) {
+      for (std::int64_t j = 0; j < c; ++j) {
+        const double dz = std::exp(z(j) - m) / s - (j == label ? 1.0 : 0.0);
+        if (from_logits) {
+          grad[j] = static_cast<T>(scale * dz);
+        } else {
+          const double x = pr[j];
+          const bool inside = x >= kEps && x <= 1.0 - kEps;
+          grad[j] = static_cast<T>(inside ? scale * dz / x : 0.0);
+        }
+      }
+    }
+    return -(z(label) - m - std::log(s));
+  }
+};
+
+}  // namespace
+
+Var mse(const Var& y_true, const Var& y_pred) { return record(MseOp{}, y_true, y_pred); }
+
+Var binary_crossentropy(const Var& y_true, const Var& y_pred, bool from_logits) {
+  return record(BinaryCrossentropyOp{from_logits, {}, {}}, y_true, y_pred);
+}
+
+Var categorical_crossentropy(const Var& y_true, const Var& y_pred, bool from_logits) {
+  return record(CategoricalCrossentropyOp{from_logits, {}, {}}, y_true, y_pred);
+}
+
+Var sparse_categorical_crossentropy(const Tensor& labels, const Var& y_pred, bool from_logits) {
+  return record(SparseCategoricalCrossentropyOp{from_logits, labels, {}}, y_pred);
+}
+
+}  // namespace loom

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: Apache-2.0
+// GradientTape: the active-tape stack, slot bookkeeping, reverse accumulation and replay.
+#include "loom/autograd/tape.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+#include "loom/autograd/record.hpp"
+#include "loom/core/check.hpp"
+#include "loom/core/elementwise.hpp"
+
+namespace loom {
+
+namespace detail {
+
+struct TapeData {
+  std::uint64_t serial = 0;
+  bool persistent = false;
+  bool recording = true;
+  bool consumed = false;
+  std::vector<std::unique_ptr<NodeBase>> nodes;
+  std::int32_t slots = 0;
+  // Leaves (watched Vars and auto-watched variables) by slot, so replay can read their current values.
+  std::vector<std::pair<std::int32_t, std::shared_ptr<VarImpl>>> leaves;
+};
+
+namespace {
+
+std::atomic<std::uint64_t> next_serial{1};
+
+struct ThreadState {
+  std::vector<TapeData*> active;  // recording tapes, outermost first
+  int no_grad = 0;
+};
+
+ThreadState& thread_state() noexcept {
+  thread_local ThreadState state;
+  return state;
+}
+
+std::int32_t add_leaf(TapeData& tape, const Var& v) {
+  const std::int32_t slot = tape.slots++;
+  v.impl()->add_mark(tape.serial, slot);
+  tape.leaves.emplace_back(slot, v.shared_impl());
+  return slot;
+}
+
+}  // namespace
+
+void GradStore::accumulate(std::int32_t slot, const Tensor& g) {
+  const auto s = static_cast<std::size_t>(slot);
+  if (!grad[s].defined()) {
+    grad[s] = g;  // shared until a second contribution arrives
+    owned[s] = 0;
+  } else if (owned[s]) {
+    core::add_(grad[s], g);
+  } else {
+    grad[s] = core::add(grad[s], g);
+    owned[s] = 1;
+  }
+}
+
+bool recording() noexcept {
+  const ThreadState& st = thread_state();
+  return st.no_grad == 0 && !st.active.empty();
+}
+
+std::span<TapeData* const> active_tapes() noexcept { return thread_state().active; }
+
+std::int32_t track_input(TapeData& tape, const Var& v) {
+  const std::int32_t slot = v.impl()->slot_on(tape.serial);
+  if (slot >= 0) return slot;
+  return v.trainable() ? add_leaf(tape, v) : -1;
+}
+
+std::int32_t output_slot(TapeData& tape, const Var& out) {
+  const std::int32_t slot = tape.slots++;
+  out.impl()->add_mark(tape.serial, slot);
+  return slot;
+}
+
+void append_node(TapeData& tape, std::unique_ptr<NodeBase> node) { tape.nodes.push_back(std::move(node)); }
+
+}  // namespace detail
+
+GradientTape::GradientTape(bool persistent) : data_(std::make_unique<detail::TapeData>()) {
+  data_->serial = detail::next_serial.fetch_add(1, std::memory_order_relaxed);
+  data_->persistent = persistent;
+  detail::thread_state().active.push_back(data_.get());
+}
+
+GradientTape::~GradientTape() { stop_recording(); }
+
+void GradientTape::stop_recording() {
+  if (!data_->recording) return;
+  auto& active = detail::thread_state().active;
+  active.erase(std::remove(active.begin(), active.end(), data_.get()), active.end());
+  data_->recording = false;
+}
+
+bool GradientTape::persistent() const noexcept { return data_->persistent; }
+std::size_t GradientTape::size() const noexcept { return data_->nodes.size(); }
+
+void GradientTape::watch(const Var& v) {
+  LOOM_CHECK(v.defined(), ValueError, "GradientTape.watch: the Var is undefined.");
+  LOOM_CHECK(is_floating(v.dtype()), TypeError, "GradientTape.watch: only f32 and f64 Vars can be watched; got ",
+             v.dtype(), ".");
+  if (v.impl()->slot_on(data_->serial) < 0) detail::add_leaf(*data_, v);
+}
+
+std::vector<Tensor> GradientTape::gradient(const Var& target, const std::vector<Var>& sources,
+                                           const Tensor& output_gradient) {
+  detail::TapeData& d = *data_;
+  LOOM_CHECK(!d.consumed, StateError,
+             "GradientTape.gradient: a non-persistent tape can compute gradients only once. "
+             "Hint: create it as GradientTape(/*persistent=*/true) to call gradient() several times.");
+  LOOM_CHECK(target.defined(), ValueError, "GradientTape.gradient: target is undefined.");
+  const std::int32_t target_slot = target.impl()->slot_on(d.serial);
+  LOOM_CHECK(target_slot >= 0, StateError,
+             "GradientTape.gradient: target was not computed under this tape. "
+             "Hint: compute it inside the tape's scope, or watch() its inputs first.");
+  for (std::size_t i = 0; i < sources.size(); ++i)
+    LOOM_CHECK(sources[i].defined(), ValueError, "GradientTape.gradient: sources[", i, "] is undefined.");
+  if (output_gradient.defined()) {
+    LOOM_CHECK(output_gradient.shape() == target.shape(), ValueError,
+               "GradientTape.gradient: output_gradient must have the target's shape ", target.shape(), "; got ",
+               output_gradient.shape(), ".");
+    LOOM_CHECK(output_gradient.dtype() == target.dtype(), TypeError,
+               "GradientTape.gradient: output_gradient must have the target's dtype ", target.dtype(), "; got ",
+               output_gradient.dtype(), ".");
+  }
+
+  const auto nslots = static_cast<std::size_t>(d.slots);
+  detail::GradStore store;
+  store.grad.resize(nslots);
+  store.owned.assign(nslots, 0);
+  store.needed.assign(nslots, 0);
+  std::vector<std::uint8_t> is_source(nslots, 0);
+  for (const Var& s : sources) {
+    const std::int32_t slot = s.impl()->slot_on(d.serial);
+    if (slot >= 0) store.needed[static_cast<std::size_t>(slot)] = is_source[static_cast<std::size_t>(slot)] = 1;
+  }
+  // Forward pass over the records: which slots depend on a source.
+  for (const auto& node : d.nodes) {
+    if (!node) continue;
+    bool any = false;
+    for (std::size_t i = 0; i < node->in.size() && !any; ++i)
+      any = node->in[i] >= 0 && store.needed[static_cast<std::size_t>(node->in[i])];
+    if (any)
+      for (std::size_t k = 0; k < node->out.size(); ++k) store.needed[static_cast<std::size_t>(node->out[k])] = 1;
+  }
+  store.grad[static_cast<std::size_t>(target_slot)] =
+      output_gradient.defined() ? output_gradient : Tensor::ones(target.shape(), target.dtype());
+
+  // Reverse pass. A slot's gradient is complete once its producing node is reached (all consumers
+  // were recorded later), so non-source gradients are dropped right after use.
+  for (std::size_t n = d.nodes.size(); n-- > 0;) {
+    std::unique_ptr<detail::NodeBase>& node = d.nodes[n];
+    if (!node) continue;
+    bool has_dy = false, wants = false;
+    for (std::size_t k = 0; k < node->out.size(); ++k)
+      has_dy = has_dy || store.grad[static_cast<std::size_t>(node->out[k])].defined();
+    for (std::size_t i = 0; i < node->in.size(); ++i)
+      wants = wants || (node->in[i] >= 0 && store.needed[static_cast<std::size_t>(node->in[i])]);
+    if (has_dy && wants) node->backward(store);
+    for (std::size_t k = 0; k < node->out.size(); ++k) {
+      const auto s = static_cast<std::size_t>(node->out[k]);
+      if (!is_source[s]) store.grad[s] = Tensor();
+    }
+    if (!d.persistent) node.reset();
+  }
+  if (!d.persistent) {
+    d.consumed = true;
+    d.leaves.clear();
+  }
+
+  std::vector<Tensor> out;
+  out.reserve(sources.size());
+  for (const Var& s : sources) {
+    const std::int32_t slot = s.impl()->slot_on(d.serial);
+    const Tensor& g = slot >= 0 ? store.grad[static_cast<std::size_t>(slot)] : Tensor();
+    out.push_back(g.defined() ? g : Tensor::zeros(s.shape(), s.dtype()));
+  }
+  return out;
+}
+
+std::vector<Tensor> GradientTape::replay(const std::vector<std::pair<Var, Tensor>>& feeds,
+                                         const std::vector<Var>& fetches) {
+  detail::TapeData& d = *data_;
+  LOOM_CHECK(!d.consumed, StateError, "GradientTape.replay: the tape's records were released by gradient().");
+  std::vector<Tensor> values(static_cast<std::size_t>(d.slots));
+  for (const auto& [slot, impl] : d.leaves) values[static_cast<std::size_t>(slot)] = impl->value;
+  for (const auto& [var, value] : feeds) {
+    const std::int32_t slot = var.defined() ? var.impl()->slot_on(d.serial) : -1;
+    LOOM_CHECK(slot >= 0, ValueError, "GradientTape.replay: a fed Var is not tracked by this tape.");
+    LOOM_CHECK(value.shape() == var.shape() && value.dtype() == var.dtype(), ValueError,
+               "GradientTape.replay: a fed value must match the recorded shape ", var.shape(), " and dtype ",
+               var.dtype(), "; got ", value.shape(), " ", value.dtype(), ".");
+    values[static_cast<std::size_t>(slot)] = value;
+  }
+  std::vector<Tensor> out;
+  for (const Var& f : fetches)
+    LOOM_CHECK(f.defined() && f.impl()->slot_on(d.serial) >= 0, ValueError,
+               "GradientTape.replay: a fetched Var is not tracked by this tape.");
+  NoGrad no_grad;
+  for (auto& node : d.nodes) node->replay(values);
+  for (const Var& f : fetches) out.push_back(values[static_cast<std::size_t>(f.impl()->slot_on(d.serial))]);
+  return out;
+}
+
+Var stop_gradient(const Var& x) {
+  LOOM_CHECK(x.defined(), ValueError, "stop_gradient: x is undefined.");
+  return Var(x.value());
+}
+
+NoGrad::NoGrad() { ++detail::thread_state().no_grad; }
+NoGrad::~NoGrad() { --detail::thread_state().no_grad; }
+
+}  // namespace loom
