@@ -8,21 +8,11 @@
 #include "loom/autograd/record.hpp"
 #include "loom/core/check.hpp"
 #include "loom/core/elementwise.hpp"
+#include "tape_data.hpp"
 
 namespace loom {
 
 namespace detail {
-
-struct TapeData {
-  std::uint64_t serial = 0;
-  bool persistent = false;
-  bool recording = true;
-  bool consumed = false;
-  std::vector<std::unique_ptr<NodeBase>> nodes;
-  std::int32_t slots = 0;
-  // Leaves (watched Vars and auto-watched variables) by slot, so replay can read their current values.
-  std::vector<std::pair<std::int32_t, std::shared_ptr<VarImpl>>> leaves;
-};
 
 namespace {
 
@@ -38,6 +28,8 @@ ThreadState& thread_state() noexcept {
   return state;
 }
 
+}  // namespace
+
 std::int32_t add_leaf(TapeData& tape, const Var& v) {
   const std::int32_t slot = tape.slots++;
   v.impl()->add_mark(tape.serial, slot);
@@ -45,7 +37,44 @@ std::int32_t add_leaf(TapeData& tape, const Var& v) {
   return slot;
 }
 
-}  // namespace
+RecordingState swap_recording_state(RecordingState state) {
+  ThreadState& st = thread_state();
+  std::swap(st.active, state.active);
+  std::swap(st.no_grad, state.no_grad);
+  return state;
+}
+
+std::vector<std::uint8_t> mark_dependents(const std::vector<std::unique_ptr<NodeBase>>& nodes,
+                                          std::vector<std::uint8_t> needed) {
+  for (const auto& node : nodes) {
+    if (!node) continue;
+    bool any = false;
+    for (std::size_t i = 0; i < node->in.size() && !any; ++i)
+      any = node->in[i] >= 0 && needed[static_cast<std::size_t>(node->in[i])];
+    if (any)
+      for (std::size_t k = 0; k < node->out.size(); ++k) needed[static_cast<std::size_t>(node->out[k])] = 1;
+  }
+  return needed;
+}
+
+void backward_sweep(std::vector<std::unique_ptr<NodeBase>>& nodes, GradStore& store,
+                    const std::vector<std::uint8_t>& keep, bool release) {
+  for (std::size_t n = nodes.size(); n-- > 0;) {
+    std::unique_ptr<NodeBase>& node = nodes[n];
+    if (!node) continue;
+    bool has_dy = false, wants = false;
+    for (std::size_t k = 0; k < node->out.size(); ++k)
+      has_dy = has_dy || store.grad[static_cast<std::size_t>(node->out[k])].defined();
+    for (std::size_t i = 0; i < node->in.size(); ++i)
+      wants = wants || (node->in[i] >= 0 && store.needed[static_cast<std::size_t>(node->in[i])]);
+    if (has_dy && wants) node->backward(store);
+    for (std::size_t k = 0; k < node->out.size(); ++k) {
+      const auto s = static_cast<std::size_t>(node->out[k]);
+      if (!keep[s]) store.grad[s] = Tensor();
+    }
+    if (release) node.reset();
+  }
+}
 
 void GradStore::accumulate(std::int32_t slot, const Tensor& g) {
   const auto s = static_cast<std::size_t>(slot);
@@ -70,7 +99,10 @@ std::span<TapeData* const> active_tapes() noexcept { return thread_state().activ
 std::int32_t track_input(TapeData& tape, const Var& v) {
   const std::int32_t slot = v.impl()->slot_on(tape.serial);
   if (slot >= 0) return slot;
-  return v.trainable() ? add_leaf(tape, v) : -1;
+  if (v.trainable()) return add_leaf(tape, v);
+  for (std::uint64_t outer : tape.capture_from)
+    if (v.impl()->slot_on(outer) >= 0) return add_leaf(tape, v);
+  return -1;
 }
 
 std::int32_t output_slot(TapeData& tape, const Var& out) {
@@ -135,40 +167,18 @@ std::vector<Tensor> GradientTape::gradient(const Var& target, const std::vector<
   store.grad.resize(nslots);
   store.owned.assign(nslots, 0);
   store.needed.assign(nslots, 0);
+  store.release = !d.persistent;
   std::vector<std::uint8_t> is_source(nslots, 0);
   for (const Var& s : sources) {
     const std::int32_t slot = s.impl()->slot_on(d.serial);
     if (slot >= 0) store.needed[static_cast<std::size_t>(slot)] = is_source[static_cast<std::size_t>(slot)] = 1;
   }
-  // Forward pass over the records: which slots depend on a source.
-  for (const auto& node : d.nodes) {
-    if (!node) continue;
-    bool any = false;
-    for (std::size_t i = 0; i < node->in.size() && !any; ++i)
-      any = node->in[i] >= 0 && store.needed[static_cast<std::size_t>(node->in[i])];
-    if (any)
-      for (std::size_t k = 0; k < node->out.size(); ++k) store.needed[static_cast<std::size_t>(node->out[k])] = 1;
-  }
+  store.needed = detail::mark_dependents(d.nodes, std::move(store.needed));
   store.grad[static_cast<std::size_t>(target_slot)] =
       output_gradient.defined() ? output_gradient : Tensor::ones(target.shape(), target.dtype());
-
-  // Reverse pass. A slot's gradient is complete once its producing node is reached (all consumers
-  // were recorded later), so non-source gradients are dropped right after use.
-  for (std::size_t n = d.nodes.size(); n-- > 0;) {
-    std::unique_ptr<detail::NodeBase>& node = d.nodes[n];
-    if (!node) continue;
-    bool has_dy = false, wants = false;
-    for (std::size_t k = 0; k < node->out.size(); ++k)
-      has_dy = has_dy || store.grad[static_cast<std::size_t>(node->out[k])].defined();
-    for (std::size_t i = 0; i < node->in.size(); ++i)
-      wants = wants || (node->in[i] >= 0 && store.needed[static_cast<std::size_t>(node->in[i])]);
-    if (has_dy && wants) node->backward(store);
-    for (std::size_t k = 0; k < node->out.size(); ++k) {
-      const auto s = static_cast<std::size_t>(node->out[k]);
-      if (!is_source[s]) store.grad[s] = Tensor();
-    }
-    if (!d.persistent) node.reset();
-  }
+  // A slot's gradient is complete once its producing node is reached (all consumers were recorded
+  // later), so non-source gradients are dropped right after use.
+  detail::backward_sweep(d.nodes, store, is_source, !d.persistent);
   if (!d.persistent) {
     d.consumed = true;
     d.leaves.clear();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <sstream>
 
 #include "loom/core/layout.hpp"
+#include "loom/core/memory.hpp"
 #include "loom/core/random.hpp"
 #include "xt.hpp"
 
@@ -79,11 +81,32 @@ void release(void* p, std::size_t bytes) {
   std::free(p);
 }
 
+std::atomic<std::size_t> live_bytes{0};
+std::atomic<std::size_t> peak_bytes{0};
+
+void count_allocation(std::size_t bytes) noexcept {
+  const std::size_t now = live_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  std::size_t peak = peak_bytes.load(std::memory_order_relaxed);
+  while (now > peak && !peak_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
 }  // namespace
 
-detail::Storage::Storage(std::size_t bytes) : data(allocate(std::max<std::size_t>(bytes, 1))), nbytes(bytes) {}
+MemoryStats memory_stats() noexcept {
+  return {live_bytes.load(std::memory_order_relaxed), peak_bytes.load(std::memory_order_relaxed)};
+}
 
-detail::Storage::~Storage() { release(data, std::max<std::size_t>(nbytes, 1)); }
+void reset_peak_memory() noexcept { peak_bytes.store(live_bytes.load(std::memory_order_relaxed), std::memory_order_relaxed); }
+
+detail::Storage::Storage(std::size_t bytes) : data(allocate(std::max<std::size_t>(bytes, 1))), nbytes(bytes) {
+  count_allocation(bytes);
+}
+
+detail::Storage::~Storage() {
+  live_bytes.fetch_sub(nbytes, std::memory_order_relaxed);
+  release(data, std::max<std::size_t>(nbytes, 1));
+}
 
 namespace {
 

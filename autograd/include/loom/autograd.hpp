@@ -12,5 +12,6 @@
 #include "loom/autograd/ops/select.hpp"
 #include "loom/autograd/ops/shape.hpp"
 #include "loom/autograd/record.hpp"
+#include "loom/autograd/rnn.hpp"
 #include "loom/autograd/tape.hpp"
 #include "loom/autograd/var.hpp"

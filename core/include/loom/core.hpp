@@ -8,6 +8,7 @@
 #include "loom/core/error.hpp"
 #include "loom/core/gemm.hpp"
 #include "loom/core/layout.hpp"
+#include "loom/core/memory.hpp"
 #include "loom/core/parallel.hpp"
 #include "loom/core/random.hpp"
 #include "loom/core/reduce.hpp"

@@ -24,6 +24,7 @@ struct GradStore {
   std::vector<Tensor> grad;
   std::vector<std::uint8_t> owned;   // grad[slot] is a buffer this store allocated (safe to add into)
   std::vector<std::uint8_t> needed;  // slot lies on a path from a source
+  bool release = false;              // the tape frees saved tensors as it goes (non-persistent)
   void accumulate(std::int32_t slot, const Tensor& g);
 };
 

@@ -78,6 +78,12 @@ class Var {
   void assign(const Tensor& value);
 
   detail::VarImpl* impl() const noexcept { return impl_.get(); }
+  /// The Var that owns `impl` (internal: lets the RNN loop node name the variables a step captured).
+  static Var from_impl(std::shared_ptr<detail::VarImpl> impl) noexcept {
+    Var v;
+    v.impl_ = std::move(impl);
+    return v;
+  }
   const std::shared_ptr<detail::VarImpl>& shared_impl() const noexcept { return impl_; }
 
  private:
