@@ -5,6 +5,7 @@
 
 #include "loom/core/check.hpp"
 #include "loom/core/elementwise.hpp"
+#include "loom/core/gemm.hpp"
 #include "loom/core/layout.hpp"
 #include "rnn_plan.hpp"
 #include "tape_data.hpp"
@@ -146,6 +147,13 @@ struct Loop {
   // With checkpointing: the states and the output carry before each segment's first step.
   std::vector<std::vector<Tensor>> ckpt_states, ckpt_prev;
 
+  // The captured weights cannot change while the loop runs: products against them reuse panels packed once.
+  core::PackedWeightsScope pack_weights() const {
+    std::vector<Tensor> weights;
+    for (const auto& [slot, var] : graph->captured) weights.push_back(var.value());
+    return core::PackedWeightsScope(weights);
+  }
+
   std::vector<Tensor> initial_values() const {
     std::vector<Tensor> values(static_cast<std::size_t>(graph->slots));
     for (const auto& [slot, impl] : graph->tape->data().leaves) values[static_cast<std::size_t>(slot)] = impl->value;
@@ -232,6 +240,7 @@ void LoopNode::backward(GradStore& store) const {
   }
 
   Grads sink(store, in.data(), in.size());
+  const core::PackedWeightsScope packed = L.pack_weights();
   std::vector<Tensor> d_x(n_in), d_c(n_const), d_cap(g.captured.size());
   GradStore local;
   local.needed = g.needed;
@@ -350,6 +359,7 @@ RnnResult run_loop(const StepFunction& step, const std::vector<Var>& inputs, con
 
   std::vector<Tensor> values = L->initial_values(), states, prev, outs, seq;
   for (const Var& s : initial_states) states.push_back(s.value());
+  const core::PackedWeightsScope packed = L->pack_weights();
   for (std::int64_t k = 0; k < plan.steps; ++k) {
     if (checkpointing && k % o.checkpoint_every == 0) {
       L->ckpt_states.push_back(states);

@@ -2,6 +2,7 @@
 // Private: the deterministic parallel-for every kernel uses.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include <tbb/blocked_range.h>
@@ -14,13 +15,19 @@ namespace loom::detail {
 /// by `grain` (a function of the problem, never of the thread count), so a kernel that computes
 /// each output element inside one chunk gives the same bits for any number of threads. Runs inline
 /// when there is a single chunk.
+/// With `serial`, the same chunks run in order on the calling thread (for work too small to pay for
+/// waking other threads); the results are the same bits either way.
 template <class Fn>
-void parallel_chunks(std::int64_t n, std::int64_t grain, Fn&& fn) {
+void parallel_chunks(std::int64_t n, std::int64_t grain, Fn&& fn, bool serial = false) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   const std::int64_t chunks = (n + grain - 1) / grain;
   if (chunks == 1) {
     fn(std::int64_t{0}, n);
+    return;
+  }
+  if (serial) {
+    for (std::int64_t c = 0; c < chunks; ++c) fn(c * grain, std::min(n, (c + 1) * grain));
     return;
   }
   tbb::parallel_for(

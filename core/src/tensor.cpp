@@ -21,33 +21,42 @@ namespace loom {
 
 namespace {
 
-// Small tensors are created and dropped at a high rate (one per op on the tape), and glibc's
-// aligned_alloc is slow and fragments for them. Blocks up to kSmallMax bytes therefore come from
-// per-thread free lists, one per power-of-two size class.
-constexpr std::size_t kSmallMin = 64, kSmallMax = 4096, kClasses = 7, kPerClass = 256;
+// Tensors are created and dropped at a high rate: thousands of small ones per step on a tape, and
+// large per-call buffers in the RNN loop. glibc's aligned_alloc is slow and fragments for the small
+// ones, and hands the large ones back to the kernel on free, so every call page-faults them in again.
+// Blocks therefore come from per-thread free lists, one per power-of-two size class; rounding a large
+// block up costs address space only (pages that are never touched are never committed).
+constexpr std::size_t kMinBlock = 64;
+constexpr std::size_t kClasses = 31;                  // 64 B … 64 GiB
+constexpr std::size_t kMaxCachedBytes = 256u << 20;   // per thread
 
-struct SmallBlockCache {
+std::size_t class_limit(std::size_t block) {
+  return block <= (64u << 10) ? 256 : block <= (4u << 20) ? 16 : 4;
+}
+
+struct BlockCache {
   std::array<std::vector<void*>, kClasses> free;
-  SmallBlockCache();
-  ~SmallBlockCache();
+  std::size_t cached_bytes = 0;
+  BlockCache();
+  ~BlockCache();
 };
 
-thread_local SmallBlockCache* small_cache = nullptr;  // null once this thread's cache is gone
+thread_local BlockCache* block_cache = nullptr;  // null once this thread's cache is gone
 
-SmallBlockCache::SmallBlockCache() { small_cache = this; }
-SmallBlockCache::~SmallBlockCache() {
-  small_cache = nullptr;
+BlockCache::BlockCache() { block_cache = this; }
+BlockCache::~BlockCache() {
+  block_cache = nullptr;
   for (auto& list : free)
     for (void* p : list) std::free(p);
 }
 
-SmallBlockCache* cache() {
-  thread_local SmallBlockCache instance;
-  return small_cache;
+BlockCache* cache() {
+  thread_local BlockCache instance;
+  return block_cache;
 }
 
 std::size_t size_class(std::size_t bytes) {
-  std::size_t cls = 0, size = kSmallMin;
+  std::size_t cls = 0, size = kMinBlock;
   while (size < bytes) {
     size *= 2;
     ++cls;
@@ -56,27 +65,28 @@ std::size_t size_class(std::size_t bytes) {
 }
 
 void* allocate(std::size_t bytes) {
-  if (bytes <= kSmallMax) {
-    const std::size_t cls = size_class(bytes);
-    if (SmallBlockCache* c = cache(); c && !c->free[cls].empty()) {
-      void* p = c->free[cls].back();
-      c->free[cls].pop_back();
-      return p;
-    }
-    bytes = kSmallMin << cls;
+  const std::size_t cls = size_class(bytes);
+  if (cls >= kClasses) throw std::bad_alloc();
+  const std::size_t block = kMinBlock << cls;
+  if (BlockCache* c = cache(); c && !c->free[cls].empty()) {
+    void* p = c->free[cls].back();
+    c->free[cls].pop_back();
+    c->cached_bytes -= block;
+    return p;
   }
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  void* p = std::aligned_alloc(64, block);
   if (p == nullptr) throw std::bad_alloc();
   return p;
 }
 
 void release(void* p, std::size_t bytes) {
-  if (bytes <= kSmallMax) {
-    const std::size_t cls = size_class(bytes);
-    if (SmallBlockCache* c = small_cache; c && c->free[cls].size() < kPerClass) {
-      c->free[cls].push_back(p);
-      return;
-    }
+  const std::size_t cls = size_class(bytes);
+  const std::size_t block = kMinBlock << cls;
+  if (BlockCache* c = block_cache;
+      c && c->free[cls].size() < class_limit(block) && c->cached_bytes + block <= kMaxCachedBytes) {
+    c->free[cls].push_back(p);
+    c->cached_bytes += block;
+    return;
   }
   std::free(p);
 }

@@ -99,6 +99,8 @@ void gemm_driver(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std
   const std::int64_t kblocks = (k + Bk::KC - 1) / Bk::KC;
   const std::int64_t mtiles = (m + Bk::MC - 1) / Bk::MC, ntiles = (n + Bk::NC - 1) / Bk::NC;
 
+  // Below about 4 MFLOP a product takes microseconds: waking other threads would cost more than it saves.
+  const bool serial = m * n * k < (std::int64_t{1} << 21);
   detail::parallel_chunks(mtiles * ntiles, 1, [&](std::int64_t t0, std::int64_t t1) {
     alignas(64) T tile[Bk::MR * Bk::NR];
     std::optional<detail::Scratch> b_block;
@@ -132,7 +134,7 @@ void gemm_driver(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std
         }
       }
     }
-  });
+  }, serial);
 }
 
 void check_2d(const char* api, const char* arg, const Tensor& t) {
@@ -141,6 +143,34 @@ void check_2d(const char* api, const char* arg, const Tensor& t) {
 }
 
 }  // namespace
+
+namespace {
+
+thread_local PackedWeightsScope* packed_scope = nullptr;
+thread_local const std::vector<PackedWeightsScope::Entry>* packed_entries = nullptr;
+
+const PackedB* registered(const Tensor& b, bool trans_b) {
+  if (packed_entries == nullptr) return nullptr;
+  for (const PackedWeightsScope::Entry& e : *packed_entries)
+    if (e.data == b.raw_data() && e.shape == b.shape() && e.dtype == b.dtype())
+      return trans_b ? &e.transposed : &e.plain;
+  return nullptr;
+}
+
+}  // namespace
+
+PackedWeightsScope::PackedWeightsScope(const std::vector<Tensor>& weights) : outer_(packed_scope) {
+  for (const Tensor& w : weights)
+    if (w.defined() && w.dimension() == 2 && is_floating(w.dtype()))
+      entries_.push_back({w.raw_data(), w.shape(), w.dtype(), PackedB::pack(w, false), PackedB::pack(w, true)});
+  packed_scope = this;
+  packed_entries = &entries_;
+}
+
+PackedWeightsScope::~PackedWeightsScope() {
+  packed_scope = outer_;
+  packed_entries = outer_ ? &outer_->entries_ : nullptr;
+}
 
 std::int64_t gemm_kc(DType dtype) noexcept {
   return dtype == DType::f64 ? Blocking<double>::KC : Blocking<float>::KC;
@@ -155,6 +185,7 @@ void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& 
              "gemm: inner dimensions differ: op(a) is ", a.shape(), trans_a ? "ᵀ" : "", " and op(b) is ",
              b.shape(), trans_b ? "ᵀ" : "", ".");
   detail::check_same_dtype("gemm", a, b);
+  if (const PackedB* packed = registered(b, trans_b)) return gemm(a, trans_a, *packed, c, alpha, beta);
   // Packing B costs one pass over it; the packed call then does the rest with the same arithmetic.
   detail::dispatch_float(b.dtype(), "gemm", [&](auto tag) {
     using T = decltype(tag);

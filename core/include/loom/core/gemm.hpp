@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "loom/core/tensor.hpp"
 
@@ -49,6 +50,30 @@ class PackedB {
 /// `C = alpha·op(A)·B + beta·C` with a pre-packed B; gives the same bits as the unpacked call.
 void gemm(const Tensor& a, bool trans_a, const PackedB& b, Tensor& c, double alpha = 1.0,
           double beta = 0.0);
+
+/// While alive, every product on this thread whose right operand is one of `weights` — same
+/// storage, shape and dtype, plain or transposed — uses panels packed once when the scope opened,
+/// instead of packing them again. The bits are those of the plain call (PackedB's guarantee).
+/// An RNN loop opens one around its steps: its weights cannot change while it runs. Modifying a
+/// registered tensor while the scope is alive is not allowed. Scopes nest (inner ones win).
+class PackedWeightsScope {
+ public:
+  explicit PackedWeightsScope(const std::vector<Tensor>& weights);
+  ~PackedWeightsScope();
+  PackedWeightsScope(const PackedWeightsScope&) = delete;
+  PackedWeightsScope& operator=(const PackedWeightsScope&) = delete;
+
+  struct Entry {
+    const void* data;
+    Shape shape;
+    DType dtype;
+    PackedB plain, transposed;
+  };
+
+ private:
+  std::vector<Entry> entries_;
+  PackedWeightsScope* outer_;
+};
 
 /// `a · b` for a (…, K) (any rank ≥ 2: leading axes are flattened into rows) and b (K, N);
 /// returns (…, N). This covers the batched `(B, T, K) · (K, N)` of input projections.
