@@ -229,7 +229,7 @@ void LoopNode::backward(GradStore& store) const {
     d_last[j] = upstream(n_out + j);
     if (const Tensor& d = upstream(j); d.defined()) {
       if (L.return_all_outputs)
-        d_seq[j] = plan.time_axis == 0 ? d : core::swap01(d);
+        d_seq[j] = d;  // read one step at a time below: no transposed copy of the whole sequence
       else
         d_last[j] = add_or(d_last[j], d.reshape(L.output_shapes[j]));
     }
@@ -261,7 +261,10 @@ void LoopNode::backward(GradStore& store) const {
       const std::int64_t t = plan.order[static_cast<std::size_t>(k)];
       std::vector<Tensor> d_out(n_out), d_new(n_states), d_pass(n_states);
       for (std::size_t j = 0; j < n_out; ++j) {
-        d_out[j] = add_or(d_seq[j].defined() ? d_seq[j].index0(k) : Tensor(), k == steps - 1 ? d_last[j] : Tensor());
+        Tensor d_k;
+        if (d_seq[j].defined())
+          d_k = plan.time_axis == 0 ? d_seq[j].index0(k) : core::slice(d_seq[j], 1, k, 1).reshape(L.output_shapes[j]);
+        d_out[j] = add_or(d_k, k == steps - 1 ? d_last[j] : Tensor());
         d_out[j] = add_or(d_out[j], carry[j]);
         carry[j] = Tensor();
       }
@@ -368,11 +371,17 @@ RnnResult run_loop(const StepFunction& step, const std::vector<Var>& inputs, con
     Nodes* kept = keep && !checkpointing ? &L->steps[static_cast<std::size_t>(k)].emplace() : nullptr;
     L->forward_step(k, values, states, prev, outs, kept);
     if (!o.return_all_outputs) continue;
+    // Each step's output goes straight to its place in the final layout (no transposed copy later).
     if (k == 0)
-      for (const Tensor& y : outs) seq.push_back(Tensor::empty(with_time_axis(y.shape(), plan.steps, 0), y.dtype()));
+      for (const Tensor& y : outs)
+        seq.push_back(Tensor::empty(with_time_axis(y.shape(), plan.steps, plan.time_axis), y.dtype()));
     for (std::size_t j = 0; j < outs.size(); ++j) {
-      Tensor row = seq[j].index0(k);
-      row.copy_(outs[j]);
+      if (plan.time_axis == 0) {
+        Tensor row = seq[j].index0(k);
+        row.copy_(outs[j]);
+      } else {
+        core::slice_assign(seq[j], outs[j].reshape(with_time_axis(outs[j].shape(), 1, 1)), 1, k);
+      }
     }
   }
 
@@ -380,8 +389,7 @@ RnnResult run_loop(const StepFunction& step, const std::vector<Var>& inputs, con
   std::vector<Var> node_outputs;
   for (std::size_t j = 0; j < outs.size(); ++j) {
     L->output_shapes.push_back(outs[j].shape());
-    const Tensor all = o.return_all_outputs ? (plan.time_axis == 0 ? seq[j] : core::swap01(seq[j]))
-                                            : outs[j].reshape(with_time_axis(outs[j].shape(), 1, plan.time_axis));
+    const Tensor all = o.return_all_outputs ? seq[j] : outs[j].reshape(with_time_axis(outs[j].shape(), 1, plan.time_axis));
     r.nested_outputs.emplace_back(all);
   }
   for (const Tensor& y : outs) r.nested_last_outputs.emplace_back(y);

@@ -165,6 +165,28 @@ TEST_CASE("rnn: inference keeps nothing per step, checkpointing keeps less", "[a
   CHECK(checkpointed * 4 < full);      // 20 checkpoints + one 20-step segment
 }
 
+TEST_CASE("rnn: the loop node never needs more memory than the unrolled steps", "[autograd][rnn]") {
+  const testing::TanhCell cell(16, 64, 1, false, 1, DType::f32);
+  const Var x(testing::random({32, 60, 16}, DType::f32, 2));
+  const Var h0(Tensor::zeros({32, 64}));
+  for (bool masked : {false, true}) {
+    auto peak = [&](bool unroll) {
+      reset_peak_memory();
+      const std::size_t base = memory_stats().current_bytes;
+      GradientTape tape;
+      tape.watch(x);
+      backend::RnnOptions o{.unroll = unroll};
+      if (masked) o.mask = Tensor::ones({32, 60});
+      const auto r = backend::rnn(cell.step(), {x}, {h0}, o);
+      tape.gradient(mean(r.outputs), {x, cell.w, cell.u});
+      return memory_stats().peak_bytes - base;
+    };
+    const std::size_t loop = peak(false), unrolled = peak(true);
+    INFO("masked " << masked << ": peak bytes, loop node " << loop << ", unrolled " << unrolled);
+    CHECK(loop <= unrolled);
+  }
+}
+
 TEST_CASE("rnn: matches the torch reference of §5.1 in f64 (masks, both zero modes, go_backwards)",
           "[autograd][rnn][golden]") {
   namespace fx = loom::fixtures::golden_rnn;
