@@ -4,3 +4,4 @@
 
 #include "loom/autograd.hpp"
 #include "loom/core.hpp"
+#include "loom/layers.hpp"

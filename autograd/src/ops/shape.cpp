@@ -32,6 +32,17 @@ struct TransposeOp {
   void backward(const Tensor& dy, Grads& g) const { g.add(0, dy.transpose()); }
 };
 
+/// y = x reversed along axis.  dx = dy reversed along axis.
+struct ReverseOp {
+  static constexpr const char* name = "reverse";
+  int axis;
+  Tensor forward(const Tensor& x) {
+    axis = x.shape().axis(axis, name);
+    return core::flip(x, axis);
+  }
+  void backward(const Tensor& dy, Grads& g) const { g.add(0, core::flip(dy, axis)); }
+};
+
 /// y = x[start : start+length] along axis.  dx = zeros with dy written at that range.
 struct SliceOp {
   static constexpr const char* name = "slice";
@@ -175,6 +186,7 @@ Var reshape(const Var& x, std::initializer_list<std::int64_t> dims) {
   return reshape(x, x.value().reshape(dims).shape());
 }
 Var transpose(const Var& x) { return record(TransposeOp{}, x); }
+Var reverse(const Var& x, int axis) { return record(ReverseOp{axis}, x); }
 Var slice(const Var& x, int axis, std::int64_t start, std::int64_t length) {
   return record(SliceOp{axis, start, length, {}}, x);
 }

@@ -13,6 +13,8 @@ Var reshape(const Var& x, const Shape& shape);
 Var reshape(const Var& x, std::initializer_list<std::int64_t> dims);
 /// Swaps the last two axes. dx = transpose(dy)
 Var transpose(const Var& x);
+/// The elements along `axis` in reverse order. dx = reverse(dy)
+Var reverse(const Var& x, int axis);
 /// Elements [start, start+length) along `axis`. dx = dy placed at that range, zeros elsewhere
 Var slice(const Var& x, int axis, std::int64_t start, std::int64_t length);
 /// Joins along `axis` (extents elsewhere equal). dxᵢ = the matching slice of dy
