@@ -187,7 +187,8 @@ std::vector<Shape> RNN::compute_output_shapes(const Shape& input_shape) const {
   } else {
     o = Shape{batch};
   }
-  for (std::int64_t d : cell_->output_size()[0]) o.push_back(d);
+  const std::vector<Shape> output_size = cell_->output_size();
+  for (std::int64_t d : output_size[0]) o.push_back(d);
   out.push_back(o);
   if (options_.return_state)
     for (const Shape& s : cell_->state_size()) out.push_back(with_batch(batch, s));

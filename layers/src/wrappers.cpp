@@ -228,9 +228,16 @@ void Sequential::add(std::shared_ptr<Layer> layer) {
   layers_.push_back(std::move(layer));
 }
 
-void Sequential::build(const Shape&) {
-  for (const auto& l : layers_)
-    if (!l->built()) l->set_dtype(dtype());
+void Sequential::build(const Shape& input_shape) {
+  // Build every layer in turn on the shape the previous one produces, so weights exist before a call.
+  Shape shape = input_shape;
+  for (const auto& l : layers_) {
+    if (!l->built()) {
+      l->set_dtype(dtype());
+      l->build_for(shape);
+    }
+    shape = l->compute_output_shape(shape);
+  }
 }
 
 Var Sequential::call(const Var& x, const CallContext& ctx) {
