@@ -19,8 +19,6 @@ Tensor draw_mask(double rate, const Shape& shape, DType dtype, bool training) {
   return dropout_mask(shape, rate, dtype);
 }
 
-Var masked(const Var& x, const Tensor& mask) { return mask.defined() ? apply_mask(x, mask) : x; }
-
 template <class Options>
 void check_options(const char* api, std::int64_t units, const Options& o) {
   detail::check_units(api, units);
@@ -28,10 +26,40 @@ void check_options(const char* api, std::int64_t units, const Options& o) {
   detail::check_fraction(api, "recurrent_dropout", o.recurrent_dropout);
 }
 
+}  // namespace
+
 template <class Options>
-nlohmann::json common_config(const nlohmann::json& base, std::int64_t units, const Options& o) {
-  nlohmann::json c = base;
-  c["units"] = units;
+detail::KerasCell<Options>::KerasCell(const char* class_name, std::int64_t units, Options options)
+    : Cell(class_name, options.name), units_(units), options_(std::move(options)) {
+  check_options(class_name, units_, options_);
+}
+
+template <class Options>
+void detail::KerasCell<Options>::begin_call(std::int64_t batch, DType dtype, bool training) {
+  dp_mask_ = draw_mask(options_.dropout, {batch, kernel_.shape(0)}, dtype, training);
+  rec_dp_mask_ = draw_mask(options_.recurrent_dropout, {batch, units_}, dtype, training);
+}
+
+template <class Options>
+void detail::KerasCell<Options>::end_call() {
+  dp_mask_ = rec_dp_mask_ = Tensor();
+}
+
+template <class Options>
+Var detail::KerasCell<Options>::drop_input(const Var& x) const {
+  return dp_mask_.defined() ? apply_mask(x, dp_mask_) : x;
+}
+
+template <class Options>
+Var detail::KerasCell<Options>::drop_recurrent(const Var& h) const {
+  return rec_dp_mask_.defined() ? apply_mask(h, rec_dp_mask_) : h;
+}
+
+template <class Options>
+nlohmann::json detail::KerasCell<Options>::cell_config() const {
+  const Options& o = options_;
+  nlohmann::json c = Cell::get_config();
+  c["units"] = units_;
   c["activation"] = activation_name(o.activation);
   c["use_bias"] = o.use_bias;
   c["kernel_initializer"] = o.kernel_initializer.get_config();
@@ -41,6 +69,12 @@ nlohmann::json common_config(const nlohmann::json& base, std::int64_t units, con
   c["recurrent_dropout"] = o.recurrent_dropout;
   return c;
 }
+
+template class detail::KerasCell<SimpleRNNCellOptions>;
+template class detail::KerasCell<LSTMCellOptions>;
+template class detail::KerasCell<GRUCellOptions>;
+
+namespace {
 
 template <class Options>
 Options common_options(const nlohmann::json& c, const char* api) {
@@ -67,9 +101,7 @@ std::int64_t units_field(const nlohmann::json& c, const char* api) {
 // ---- SimpleRNNCell ------------------------------------------------------------------------------
 
 SimpleRNNCell::SimpleRNNCell(std::int64_t units, SimpleRNNCellOptions options)
-    : Cell("SimpleRNNCell", options.name), units_(units), options_(std::move(options)) {
-  check_options("SimpleRNNCell", units_, options_);
-}
+    : KerasCell("SimpleRNNCell", units, std::move(options)) {}
 
 void SimpleRNNCell::build(const Shape& s) {
   kernel_ = add_weight("kernel", {s[-1], units_}, options_.kernel_initializer);
@@ -77,21 +109,14 @@ void SimpleRNNCell::build(const Shape& s) {
   if (options_.use_bias) bias_ = add_weight("bias", {units_}, options_.bias_initializer);
 }
 
-void SimpleRNNCell::begin_call(std::int64_t batch, DType dtype, bool training) {
-  dp_mask_ = draw_mask(options_.dropout, {batch, kernel_.shape(0)}, dtype, training);
-  rec_dp_mask_ = draw_mask(options_.recurrent_dropout, {batch, units_}, dtype, training);
-}
-
-void SimpleRNNCell::end_call() { dp_mask_ = rec_dp_mask_ = Tensor(); }
-
 CellOutput SimpleRNNCell::call(const Var& x, const std::vector<Var>& states, const CellContext&) {
-  Var z = matmul(masked(x, dp_mask_), kernel_);
+  Var z = matmul(drop_input(x), kernel_);
   if (options_.use_bias) z = z + bias_;
-  const Var h = activate(options_.activation, z + matmul(masked(states[0], rec_dp_mask_), recurrent_kernel_));
+  const Var h = activate(options_.activation, z + matmul(drop_recurrent(states[0]), recurrent_kernel_));
   return {h, {h}};
 }
 
-nlohmann::json SimpleRNNCell::get_config() const { return common_config(Cell::get_config(), units_, options_); }
+nlohmann::json SimpleRNNCell::get_config() const { return cell_config(); }
 
 std::shared_ptr<Layer> SimpleRNNCell::from_config(const nlohmann::json& c) {
   auto cell = std::make_shared<SimpleRNNCell>(units_field(c, "SimpleRNNCell"),
@@ -103,9 +128,7 @@ std::shared_ptr<Layer> SimpleRNNCell::from_config(const nlohmann::json& c) {
 // ---- LSTMCell -----------------------------------------------------------------------------------
 
 LSTMCell::LSTMCell(std::int64_t units, LSTMCellOptions options)
-    : Cell("LSTMCell", options.name), units_(units), options_(std::move(options)) {
-  check_options("LSTMCell", units_, options_);
-}
+    : KerasCell("LSTMCell", units, std::move(options)) {}
 
 void LSTMCell::build(const Shape& s) {
   kernel_ = add_weight("kernel", {s[-1], 4 * units_}, options_.kernel_initializer);
@@ -118,17 +141,10 @@ void LSTMCell::build(const Shape& s) {
   }
 }
 
-void LSTMCell::begin_call(std::int64_t batch, DType dtype, bool training) {
-  dp_mask_ = draw_mask(options_.dropout, {batch, kernel_.shape(0)}, dtype, training);
-  rec_dp_mask_ = draw_mask(options_.recurrent_dropout, {batch, units_}, dtype, training);
-}
-
-void LSTMCell::end_call() { dp_mask_ = rec_dp_mask_ = Tensor(); }
-
 CellOutput LSTMCell::call(const Var& x, const std::vector<Var>& states, const CellContext&) {
   const Var& h = states[0];
   const Var& c = states[1];
-  Var z = matmul(masked(x, dp_mask_), kernel_) + matmul(masked(h, rec_dp_mask_), recurrent_kernel_);
+  Var z = matmul(drop_input(x), kernel_) + matmul(drop_recurrent(h), recurrent_kernel_);
   if (options_.use_bias) z = z + bias_;
   const std::vector<Var> g = split(z, 4, -1);  // i, f, c, o
   const Activation ra = options_.recurrent_activation, a = options_.activation;
@@ -138,7 +154,7 @@ CellOutput LSTMCell::call(const Var& x, const std::vector<Var>& states, const Ce
 }
 
 nlohmann::json LSTMCell::get_config() const {
-  nlohmann::json c = common_config(Cell::get_config(), units_, options_);
+  nlohmann::json c = cell_config();
   c["recurrent_activation"] = activation_name(options_.recurrent_activation);
   c["unit_forget_bias"] = options_.unit_forget_bias;
   return c;
@@ -156,9 +172,7 @@ std::shared_ptr<Layer> LSTMCell::from_config(const nlohmann::json& c) {
 // ---- GRUCell ------------------------------------------------------------------------------------
 
 GRUCell::GRUCell(std::int64_t units, GRUCellOptions options)
-    : Cell("GRUCell", options.name), units_(units), options_(std::move(options)) {
-  check_options("GRUCell", units_, options_);
-}
+    : KerasCell("GRUCell", units, std::move(options)) {}
 
 void GRUCell::build(const Shape& s) {
   kernel_ = add_weight("kernel", {s[-1], 3 * units_}, options_.kernel_initializer);
@@ -168,19 +182,12 @@ void GRUCell::build(const Shape& s) {
                        options_.bias_initializer);
 }
 
-void GRUCell::begin_call(std::int64_t batch, DType dtype, bool training) {
-  dp_mask_ = draw_mask(options_.dropout, {batch, kernel_.shape(0)}, dtype, training);
-  rec_dp_mask_ = draw_mask(options_.recurrent_dropout, {batch, units_}, dtype, training);
-}
-
-void GRUCell::end_call() { dp_mask_ = rec_dp_mask_ = Tensor(); }
-
 CellOutput GRUCell::call(const Var& x, const std::vector<Var>& states, const CellContext&) {
   const Var& h = states[0];
-  const Var hd = masked(h, rec_dp_mask_);  // dropout touches the recurrent products, never z ⊙ h
+  const Var hd = drop_recurrent(h);  // dropout touches the recurrent products, never z ⊙ h
   const Activation ra = options_.recurrent_activation, a = options_.activation;
   const std::int64_t u = units_;
-  Var xw = matmul(masked(x, dp_mask_), kernel_);
+  Var xw = matmul(drop_input(x), kernel_);
   if (options_.reset_after) {
     Var hu = matmul(hd, recurrent_kernel_);
     if (options_.use_bias) {
@@ -204,7 +211,7 @@ CellOutput GRUCell::call(const Var& x, const std::vector<Var>& states, const Cel
 }
 
 nlohmann::json GRUCell::get_config() const {
-  nlohmann::json c = common_config(Cell::get_config(), units_, options_);
+  nlohmann::json c = cell_config();
   c["recurrent_activation"] = activation_name(options_.recurrent_activation);
   c["reset_after"] = options_.reset_after;
   return c;

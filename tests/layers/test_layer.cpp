@@ -93,6 +93,17 @@ TEST_CASE("Layer: get_config/from_config rebuilds every built-in layer and cell 
   }
 }
 
+TEST_CASE("Layer: Embedding's config round-trips too", "[layers]") {
+  Embedding emb(7, 3, {.embeddings_initializer = initializers::random_normal(0, 1), .mask_zero = true});
+  const Var ids(Tensor::from_vector<std::int64_t>({1, 0, 6, 2}, {2, 2}));
+  const Var y = emb(ids);
+  const auto copy = layer_from_config(nlohmann::json::parse(emb.to_json().dump()));
+  copy->build_for(ids.shape());
+  copy->set_weights(emb.get_weights());
+  CHECK(testing::bitwise_equal((*copy)(ids).value(), y.value()));
+  CHECK(testing::bitwise_equal(copy->compute_mask(ids, {}), emb.compute_mask(ids, {})));
+}
+
 TEST_CASE("Layer: custom cells register themselves for from_config", "[layers]") {
   register_layer("MinimalRNNCell", [](const nlohmann::json& c) {
     return std::make_shared<testing::MinimalRNNCell>(c.at("units").get<std::int64_t>());

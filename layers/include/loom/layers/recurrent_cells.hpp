@@ -7,6 +7,37 @@
 
 namespace loom {
 
+namespace detail {
+
+/// What the built-in cells share: `units`, their options, the Keras weights `kernel`,
+/// `recurrent_kernel`, `bias`, and the dropout masks drawn once per layer call (an input mask
+/// (batch, input_dim) and a recurrent mask (batch, units), only when training and 0 < rate < 1).
+template <class Options>
+class KerasCell : public Cell {
+ public:
+  std::int64_t units() const noexcept { return units_; }
+  const Options& options() const noexcept { return options_; }
+  void begin_call(std::int64_t batch, DType dtype, bool training) override;
+  void end_call() override;
+
+ protected:
+  KerasCell(const char* class_name, std::int64_t units, Options options);
+  /// The base config plus the keys every built-in cell has.
+  nlohmann::json cell_config() const;
+  /// x ⊙ (input mask) and h ⊙ (recurrent mask), or the inputs themselves outside dropout.
+  Var drop_input(const Var& x) const;
+  Var drop_recurrent(const Var& h) const;
+
+  std::int64_t units_;
+  Options options_;
+  Var kernel_, recurrent_kernel_, bias_;
+
+ private:
+  Tensor dp_mask_, rec_dp_mask_;
+};
+
+}  // namespace detail
+
 /// Options for `SimpleRNNCell`; names and defaults are `tf.keras.layers.SimpleRNNCell`'s.
 struct SimpleRNNCellOptions {
   Activation activation = Activation::tanh;
@@ -21,26 +52,16 @@ struct SimpleRNNCellOptions {
 
 /// h_t = φ(x_t·W + b + h_{t-1}·U). Weights `kernel` (I, u), `recurrent_kernel` (u, u), `bias` (u,).
 /// State [h]; output h.
-class SimpleRNNCell final : public Cell {
+class SimpleRNNCell final : public detail::KerasCell<SimpleRNNCellOptions> {
  public:
   explicit SimpleRNNCell(std::int64_t units, SimpleRNNCellOptions options = {});
   std::vector<Shape> state_size() const override { return {{units_}}; }
   CellOutput call(const Var& x, const std::vector<Var>& states, const CellContext& ctx) override;
-  void begin_call(std::int64_t batch, DType dtype, bool training) override;
-  void end_call() override;
   nlohmann::json get_config() const override;
   static std::shared_ptr<Layer> from_config(const nlohmann::json& config);
-  std::int64_t units() const noexcept { return units_; }
-  const SimpleRNNCellOptions& options() const noexcept { return options_; }
 
  protected:
   void build(const Shape& input_shape) override;
-
- private:
-  std::int64_t units_;
-  SimpleRNNCellOptions options_;
-  Var kernel_, recurrent_kernel_, bias_;
-  Tensor dp_mask_, rec_dp_mask_;
 };
 
 /// Options for `LSTMCell`; names and defaults are `tf.keras.layers.LSTMCell`'s (TF2).
@@ -64,26 +85,16 @@ struct LSTMCellOptions {
 ///
 /// Weights `kernel` (I, 4u), `recurrent_kernel` (u, 4u), `bias` (4u,) — Keras layout, so Keras
 /// weights load without permutation. States [h, c]; output h.
-class LSTMCell final : public Cell {
+class LSTMCell final : public detail::KerasCell<LSTMCellOptions> {
  public:
   explicit LSTMCell(std::int64_t units, LSTMCellOptions options = {});
   std::vector<Shape> state_size() const override { return {{units_}, {units_}}; }
   CellOutput call(const Var& x, const std::vector<Var>& states, const CellContext& ctx) override;
-  void begin_call(std::int64_t batch, DType dtype, bool training) override;
-  void end_call() override;
   nlohmann::json get_config() const override;
   static std::shared_ptr<Layer> from_config(const nlohmann::json& config);
-  std::int64_t units() const noexcept { return units_; }
-  const LSTMCellOptions& options() const noexcept { return options_; }
 
  protected:
   void build(const Shape& input_shape) override;
-
- private:
-  std::int64_t units_;
-  LSTMCellOptions options_;
-  Var kernel_, recurrent_kernel_, bias_;
-  Tensor dp_mask_, rec_dp_mask_;
 };
 
 /// Options for `GRUCell`; names and defaults are `tf.keras.layers.GRUCell`'s (TF2: reset_after).
@@ -106,26 +117,16 @@ struct GRUCellOptions {
 ///   otherwise:    x·W + b = [xz, xr, xh];  z = σ(xz + h·U_z), r = σ(xr + h·U_r), ĥ = φ(xh + (r ⊙ h)·U_h).
 ///                 `bias` is (3u,).
 /// Weights `kernel` (I, 3u), `recurrent_kernel` (u, 3u). State [h]; output h.
-class GRUCell final : public Cell {
+class GRUCell final : public detail::KerasCell<GRUCellOptions> {
  public:
   explicit GRUCell(std::int64_t units, GRUCellOptions options = {});
   std::vector<Shape> state_size() const override { return {{units_}}; }
   CellOutput call(const Var& x, const std::vector<Var>& states, const CellContext& ctx) override;
-  void begin_call(std::int64_t batch, DType dtype, bool training) override;
-  void end_call() override;
   nlohmann::json get_config() const override;
   static std::shared_ptr<Layer> from_config(const nlohmann::json& config);
-  std::int64_t units() const noexcept { return units_; }
-  const GRUCellOptions& options() const noexcept { return options_; }
 
  protected:
   void build(const Shape& input_shape) override;
-
- private:
-  std::int64_t units_;
-  GRUCellOptions options_;
-  Var kernel_, recurrent_kernel_, bias_;
-  Tensor dp_mask_, rec_dp_mask_;
 };
 
 }  // namespace loom
