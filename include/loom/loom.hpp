@@ -5,3 +5,4 @@
 #include "loom/autograd.hpp"
 #include "loom/core.hpp"
 #include "loom/layers.hpp"
+#include "loom/optim.hpp"

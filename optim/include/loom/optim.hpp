@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Umbrella header of loom::optim.
+#pragma once
+
+#include "loom/optim/optimizer.hpp"
+#include "loom/optim/schedules.hpp"
