@@ -56,6 +56,12 @@ void Layer::reset_name_counters() {
   name_counters().clear();
 }
 
+void Layer::set_name(std::string name) {
+  LOOM_CHECK(!built_, StateError, class_name_, ".set_name: the layer is built; its weights already carry its name.");
+  LOOM_CHECK(!name.empty(), ValueError, class_name_, ".set_name: the name is empty.");
+  name_ = std::move(name);
+}
+
 void Layer::set_dtype(DType dtype) {
   LOOM_CHECK(is_floating(dtype), TypeError, class_name_, ": dtype must be f32 or f64; got ", dtype, ".");
   LOOM_CHECK(!built_, StateError, class_name_, ": set_dtype must be called before the layer is built.");

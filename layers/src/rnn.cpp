@@ -283,19 +283,28 @@ std::shared_ptr<Layer> rnn_from_merged(const nlohmann::json& c, const char* api)
 }  // namespace
 
 SimpleRNN::SimpleRNN(std::int64_t units, SimpleRNNCellOptions cell_options, RNNOptions options)
-    : RNN("SimpleRNN", make_cell<SimpleRNNCell>(units, std::move(cell_options)), std::move(options)) {}
+    : RNN("SimpleRNN", make_cell<SimpleRNNCell>(units, cell_options), std::move(options)) {
+  // As in tf.keras, the cell inside is named after its layer: weights read "<layer>/simple_rnn_cell/kernel".
+  if (cell_options.name.empty()) cell()->set_name(name() + "/simple_rnn_cell");
+}
 nlohmann::json SimpleRNN::get_config() const { return merged(rnn_config(), cell()->get_config()); }
 std::shared_ptr<Layer> SimpleRNN::from_config(const nlohmann::json& c) {
   return rnn_from_merged<SimpleRNN, SimpleRNNCell>(c, "SimpleRNN");
 }
 
 LSTM::LSTM(std::int64_t units, LSTMCellOptions cell_options, RNNOptions options)
-    : RNN("LSTM", make_cell<LSTMCell>(units, std::move(cell_options)), std::move(options)) {}
+    : RNN("LSTM", make_cell<LSTMCell>(units, cell_options), std::move(options)) {
+  // As in tf.keras, the cell inside is named after its layer: weights read "<layer>/lstm_cell/kernel".
+  if (cell_options.name.empty()) cell()->set_name(name() + "/lstm_cell");
+}
 nlohmann::json LSTM::get_config() const { return merged(rnn_config(), cell()->get_config()); }
 std::shared_ptr<Layer> LSTM::from_config(const nlohmann::json& c) { return rnn_from_merged<LSTM, LSTMCell>(c, "LSTM"); }
 
 GRU::GRU(std::int64_t units, GRUCellOptions cell_options, RNNOptions options)
-    : RNN("GRU", make_cell<GRUCell>(units, std::move(cell_options)), std::move(options)) {}
+    : RNN("GRU", make_cell<GRUCell>(units, cell_options), std::move(options)) {
+  // As in tf.keras, the cell inside is named after its layer: weights read "<layer>/gru_cell/kernel".
+  if (cell_options.name.empty()) cell()->set_name(name() + "/gru_cell");
+}
 nlohmann::json GRU::get_config() const { return merged(rnn_config(), cell()->get_config()); }
 std::shared_ptr<Layer> GRU::from_config(const nlohmann::json& c) { return rnn_from_merged<GRU, GRUCell>(c, "GRU"); }
 

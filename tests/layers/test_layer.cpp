@@ -36,7 +36,10 @@ TEST_CASE("Layer: default names are unique per class, like Keras's", "[layers]")
   CHECK(a.name() == "lstm");
   CHECK(b.name() == "lstm_1");
   CHECK(c.name() == "gru");
-  CHECK(a.cell()->name() == "lstm_cell");
+  CHECK(a.cell()->name() == "lstm/lstm_cell");  // the cell inside a layer is named after it, as in tf.keras
+  CHECK(a.weights().empty());
+  a.build_for({1, 2, 3});
+  CHECK(a.weights()[0].name() == "lstm/lstm_cell/kernel");
   CHECK(SimpleRNNCell(2).name() == "simple_rnn_cell");
   CHECK(Dense(2, {.name = "head"}).name() == "head");
   CHECK(to_snake_case("StackedRNNCells") == "stacked_rnn_cells");

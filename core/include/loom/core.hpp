@@ -12,5 +12,6 @@
 #include "loom/core/parallel.hpp"
 #include "loom/core/random.hpp"
 #include "loom/core/reduce.hpp"
+#include "loom/core/safetensors.hpp"
 #include "loom/core/shape.hpp"
 #include "loom/core/tensor.hpp"

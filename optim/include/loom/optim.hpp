@@ -2,5 +2,6 @@
 // Umbrella header of loom::optim.
 #pragma once
 
+#include "loom/optim/checkpoint.hpp"
 #include "loom/optim/optimizer.hpp"
 #include "loom/optim/schedules.hpp"

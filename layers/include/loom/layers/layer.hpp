@@ -49,6 +49,8 @@ class Layer {
 
   const std::string& name() const noexcept { return name_; }
   const std::string& class_name() const noexcept { return class_name_; }
+  /// Renames the layer (before it is built: weight names derive from it). StateError once built.
+  void set_name(std::string name);
   bool built() const noexcept { return built_; }
   bool trainable() const noexcept { return trainable_; }
   void set_trainable(bool trainable) noexcept { trainable_ = trainable; }
@@ -86,6 +88,9 @@ class Layer {
   /// `{"class_name": class_name(), "config": get_config()}`.
   nlohmann::json to_json() const;
 
+  /// Layers whose weights this layer owns (a cell in an RNN, the layers of a Sequential).
+  virtual std::vector<const Layer*> sublayers() const;
+
   /// Restarts the per-class counters behind default names (Keras's `clear_session`).
   static void reset_name_counters();
   /// Restores `trainable` and `dtype` from a config; from_config functions call it on the layer they
@@ -97,8 +102,6 @@ class Layer {
   virtual void build(const Shape& input_shape);
   /// Registers and initialises a weight named `name` with this layer's dtype.
   Var add_weight(const std::string& name, const Shape& shape, const Initializer& initializer, bool trainable = true);
-  /// Layers whose weights this layer owns (a cell in an RNN, the layers of a Sequential).
-  virtual std::vector<const Layer*> sublayers() const;
   void mark_built() noexcept { built_ = true; }
 
  private:
