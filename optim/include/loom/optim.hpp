@@ -5,3 +5,4 @@
 #include "loom/optim/checkpoint.hpp"
 #include "loom/optim/optimizer.hpp"
 #include "loom/optim/schedules.hpp"
+#include "loom/optim/tbptt.hpp"
