@@ -2,7 +2,10 @@
 // Umbrella header of loom::optim.
 #pragma once
 
+#include "loom/optim/callbacks.hpp"
 #include "loom/optim/checkpoint.hpp"
+#include "loom/optim/losses.hpp"
+#include "loom/optim/model.hpp"
 #include "loom/optim/optimizer.hpp"
 #include "loom/optim/schedules.hpp"
 #include "loom/optim/tbptt.hpp"

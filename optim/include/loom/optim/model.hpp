@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+// Model: compile / fit / evaluate / predict over a layer, with callbacks and a Keras-style progress bar.
+#pragma once
+
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loom/layers/layer.hpp"
+#include "loom/optim/checkpoint.hpp"
+#include "loom/optim/losses.hpp"
+#include "loom/optim/optimizer.hpp"
+
+namespace loom {
+
+/// Metric values by name ("loss", "accuracy", "val_loss", …).
+using Logs = std::map<std::string, double>;
+
+class Model;
+
+/// Hooks into `Model::fit`, as Keras callbacks. Epochs are counted from 0 here (Keras's convention).
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  virtual void on_train_begin(Model&) {}
+  virtual void on_epoch_begin(Model&, int /*epoch*/) {}
+  virtual void on_batch_end(Model&, std::int64_t /*batch*/, const Logs&) {}
+  virtual void on_epoch_end(Model&, int /*epoch*/, const Logs&) {}
+  virtual void on_train_end(Model&) {}
+};
+
+/// Options of `Model::fit`; names and defaults follow `keras.Model.fit`.
+struct FitOptions {
+  int epochs = 1;
+  std::int64_t batch_size = 32;
+  bool shuffle = true;             ///< reshuffle every epoch (refused for stateful models)
+  double validation_split = 0.0;   ///< the last fraction of the samples, held out before shuffling
+  Tensor validation_x, validation_y;
+  std::vector<std::shared_ptr<Callback>> callbacks;
+  int verbose = 1;                 ///< 0 silent; 1 a progress bar on a terminal, else a line per epoch; 2 a line per epoch
+  int initial_epoch = 0;           ///< to resume: epochs already done
+  std::ostream* out = nullptr;     ///< where progress goes (std::cout by default)
+};
+
+/// What `fit` returns: per-epoch logs.
+struct History {
+  std::vector<int> epoch;
+  std::map<std::string, std::vector<double>> history;
+};
+
+/// A trainable model: a network layer (often a Sequential), an optimizer, a loss and metrics.
+///
+/// Example:
+///   Model model(std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
+///       std::make_shared<LSTM>(64), std::make_shared<Dense>(10)}));
+///   model.compile(std::make_shared<Adam>(), losses::sparse_categorical_crossentropy(true), {"accuracy"});
+///   History h = model.fit(x, y, {.epochs = 5, .batch_size = 64, .validation_split = 0.1});
+class Model {
+ public:
+  explicit Model(std::shared_ptr<Layer> network);
+  void compile(std::shared_ptr<Optimizer> optimizer, Loss loss, std::vector<std::string> metrics = {});
+
+  /// Trains on (x, y) — samples along the first axis of both. ValueError for mismatched sample
+  /// counts, shuffle with a stateful model, or a model that is not compiled.
+  History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
+  /// Loss and metrics over (x, y), in inference mode.
+  Logs evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size = 32);
+  /// Outputs for x, batch by batch, in inference mode.
+  Tensor predict(const Tensor& x, std::int64_t batch_size = 32);
+  /// One optimizer step on one batch; returns its loss and metrics.
+  Logs train_on_batch(const Tensor& x, const Tensor& y);
+
+  Layer& network() noexcept { return *network_; }
+  Optimizer& optimizer();
+  /// Epochs completed by fit (restored by load_checkpoint).
+  int epochs_done() const noexcept { return epochs_done_; }
+  /// Set by a callback to end fit after the current batch / epoch.
+  bool stop_training = false;
+
+  void save_checkpoint(const std::string& path) const;
+  /// Restores weights, optimizer, carried states, generator and the epoch count.
+  void load_checkpoint(const std::string& path);
+
+ private:
+  struct Accumulator;
+  Logs run_batches(const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& order, std::int64_t batch_size,
+                   bool train, std::ostream* progress, const std::vector<std::shared_ptr<Callback>>& callbacks);
+  std::shared_ptr<Layer> network_;
+  std::shared_ptr<Optimizer> optimizer_;
+  Loss loss_;
+  std::vector<Metric> metrics_;
+  int epochs_done_ = 0;
+  std::int64_t steps_done_ = 0;
+};
+
+}  // namespace loom

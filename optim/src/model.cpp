@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+// Model: batches, metrics, validation, callbacks and the progress display.
+#include "loom/optim/model.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+
+#include "loom/autograd/tape.hpp"
+#include "loom/core/check.hpp"
+#include "loom/core/layout.hpp"
+#include "loom/core/random.hpp"
+#include "loom/layers/rnn.hpp"
+
+namespace loom {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool has_stateful_rnn(const Layer& layer) {
+  if (auto* rnn = dynamic_cast<const RNN*>(&layer); rnn && rnn->options().stateful) return true;
+  for (const Layer* sub : layer.sublayers())
+    if (has_stateful_rnn(*sub)) return true;
+  return false;
+}
+
+Tensor take_rows(const Tensor& t, const std::vector<std::int64_t>& rows) {
+  return core::gather_rows(t, Tensor::from_vector(rows, {static_cast<std::int64_t>(rows.size())}));
+}
+
+std::string format_logs(const Logs& logs) {
+  std::ostringstream out;
+  out << std::setprecision(4) << std::fixed;
+  // Keras order: loss first, then the metrics, then the validation values.
+  std::vector<std::string> keys;
+  if (logs.count("loss")) keys.push_back("loss");
+  for (const auto& [k, v] : logs)
+    if (k != "loss" && k.rfind("val_", 0) != 0) keys.push_back(k);
+  if (logs.count("val_loss")) keys.push_back("val_loss");
+  for (const auto& [k, v] : logs)
+    if (k != "val_loss" && k.rfind("val_", 0) == 0) keys.push_back(k);
+  for (const std::string& k : keys) out << " - " << k << ": " << logs.at(k);
+  return out.str();
+}
+
+std::string format_seconds(double s) {
+  std::ostringstream out;
+  if (s >= 3600)
+    out << static_cast<int>(s / 3600) << ":" << std::setw(2) << std::setfill('0') << static_cast<int>(s / 60) % 60 << ":"
+        << std::setw(2) << static_cast<int>(s) % 60;
+  else if (s >= 60)
+    out << static_cast<int>(s / 60) << ":" << std::setw(2) << std::setfill('0') << static_cast<int>(s) % 60;
+  else
+    out << static_cast<int>(std::lround(s)) << "s";
+  return out.str();
+}
+
+}  // namespace
+
+/// Running sums of the loss and each metric, weighted by batch size.
+struct Model::Accumulator {
+  std::vector<std::string> names;
+  std::vector<double> sums, counts;
+  void add(std::size_t i, double sum, double count) {
+    sums[i] += sum;
+    counts[i] += count;
+  }
+  Logs logs(const std::string& prefix = "") const {
+    Logs out;
+    for (std::size_t i = 0; i < names.size(); ++i) out[prefix + names[i]] = counts[i] > 0 ? sums[i] / counts[i] : 0.0;
+    return out;
+  }
+};
+
+Model::Model(std::shared_ptr<Layer> network) : network_(std::move(network)) {
+  LOOM_CHECK(network_ != nullptr, ValueError, "Model: the network is null.");
+}
+
+void Model::compile(std::shared_ptr<Optimizer> optimizer, Loss loss, std::vector<std::string> metrics) {
+  LOOM_CHECK(optimizer != nullptr && static_cast<bool>(loss.fn), ValueError, "Model.compile: needs an optimizer and a loss.");
+  std::vector<Metric> ms;
+  for (const std::string& name : metrics) ms.push_back(metrics::by_name(name, loss));
+  optimizer_ = std::move(optimizer);
+  loss_ = std::move(loss);
+  metrics_ = std::move(ms);
+}
+
+Optimizer& Model::optimizer() {
+  LOOM_CHECK(optimizer_ != nullptr, StateError, "Model: call compile() first.");
+  return *optimizer_;
+}
+
+Logs Model::run_batches(const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& order, std::int64_t batch_size,
+                        bool train, std::ostream* progress,
+                        const std::vector<std::shared_ptr<Callback>>& callbacks) {
+  Accumulator acc{{"loss"}, {0.0}, {0.0}};
+  for (const Metric& m : metrics_) acc.names.push_back(m.name);
+  acc.sums.resize(acc.names.size(), 0.0);
+  acc.counts.resize(acc.names.size(), 0.0);
+  const auto n = static_cast<std::int64_t>(order.size());
+  const std::int64_t batches = (n + batch_size - 1) / batch_size;
+  const bool bar = progress != nullptr;
+  const auto start = Clock::now();
+  for (std::int64_t b = 0; b < batches && !stop_training; ++b) {
+    const std::vector<std::int64_t> rows(order.begin() + b * batch_size,
+                                         order.begin() + std::min(n, (b + 1) * batch_size));
+    const Tensor xb = take_rows(x, rows), yb = take_rows(y, rows);
+    const double count = static_cast<double>(rows.size());
+    Tensor pred;
+    if (train) {
+      GradientTape tape;
+      const Var out = (*network_)(Var(xb), CallContext::train());
+      const Var loss = loss_(yb, out);
+      const std::vector<Var> weights = network_->trainable_weights();
+      optimizer_->apply_gradients(tape.gradient(loss, weights), weights);
+      ++steps_done_;
+      acc.add(0, loss.value().item() * count, count);
+      pred = out.value();
+    } else {
+      NoGrad inference;
+      const Var out = (*network_)(Var(xb), CallContext());
+      acc.add(0, loss_(yb, out).value().item() * count, count);
+      pred = out.value();
+    }
+    for (std::size_t i = 0; i < metrics_.size(); ++i) {
+      const auto [s, c] = metrics_[i].batch(yb, pred);
+      acc.add(i + 1, s, c);
+    }
+    const Logs logs = acc.logs();
+    if (train)
+      for (const auto& cb : callbacks) cb->on_batch_end(*this, b, logs);
+    if (bar) {  // a Keras-style bar, redrawn in place
+      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      const int width = 30, filled = static_cast<int>(width * (b + 1) / batches);
+      std::ostringstream line;
+      const int digits = static_cast<int>(std::to_string(batches).size());
+      line << '\r' << std::setw(digits) << b + 1 << '/' << batches << " [" << std::string(std::max(filled - 1, 0), '=')
+           << (b + 1 == batches ? '=' : '>') << std::string(width - std::max(filled, 1), '.') << "] - ";
+      if (b + 1 < batches)
+        line << "ETA: " << format_seconds(elapsed / static_cast<double>(b + 1) * static_cast<double>(batches - b - 1));
+      else
+        line << format_seconds(elapsed) << ' ' << static_cast<int>(1000 * elapsed / static_cast<double>(batches)) << "ms/step";
+      line << format_logs(logs);
+      *progress << line.str() << std::flush;
+    }
+  }
+  return acc.logs();
+}
+
+History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
+  LOOM_CHECK(optimizer_ != nullptr, StateError, "Model.fit: the model is not compiled; call compile() first.");
+  LOOM_CHECK(x.defined() && y.defined() && x.dimension() >= 1 && y.dimension() >= 1 && x.shape(0) == y.shape(0),
+             ValueError, "Model.fit: x and y must hold the same number of samples; got ", x.shape(), " and ", y.shape(), ".");
+  LOOM_CHECK(o.batch_size > 0, ValueError, "Model.fit: batch_size must be positive; got ", o.batch_size, ".");
+  LOOM_CHECK(o.validation_split >= 0 && o.validation_split < 1, ValueError,
+             "Model.fit: validation_split must be in [0, 1); got ", o.validation_split, ".");
+  LOOM_CHECK(!(o.shuffle && has_stateful_rnn(*network_)), ValueError,
+             "Model.fit: shuffle=true with a stateful RNN would break the one-to-one mapping of samples across "
+             "batches; pass shuffle = false.");
+  // Hold out the last validation_split of the samples, before any shuffling (Keras's rule).
+  std::int64_t n = x.shape(0);
+  Tensor vx = o.validation_x, vy = o.validation_y;
+  if (o.validation_split > 0) {
+    const auto held = static_cast<std::int64_t>(static_cast<double>(n) * o.validation_split);
+    vx = x.slice0(n - held, held);
+    vy = y.slice0(n - held, held);
+    n -= held;
+  }
+  const Tensor tx = x.slice0(0, n), ty = y.slice0(0, n);
+  std::ostream& out = o.out ? *o.out : std::cout;
+  const bool terminal = o.out == nullptr && ::isatty(STDOUT_FILENO);
+  History history;
+  stop_training = false;
+  for (const auto& cb : o.callbacks) cb->on_train_begin(*this);
+  for (int epoch = o.initial_epoch; epoch < o.epochs && !stop_training; ++epoch) {
+    for (const auto& cb : o.callbacks) cb->on_epoch_begin(*this, epoch);
+    std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    if (o.shuffle && n > 1) {  // sort by uniform keys from the default generator: reproducible and resumable
+      const std::vector<double> keys = Tensor::uniform({n}, 0, 1, DType::f64).to_vector<double>();
+      std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return keys[a] < keys[b]; });
+    }
+    const bool bar = o.verbose == 1 && terminal;
+    if (bar) out << "Epoch " << epoch + 1 << '/' << o.epochs << '\n';
+    const auto start = Clock::now();
+    Logs logs = run_batches(tx, ty, order, o.batch_size, true, bar ? &out : nullptr, o.callbacks);
+    if (vx.defined() && vx.numel() > 0) {
+      std::vector<std::int64_t> vorder(static_cast<std::size_t>(vx.shape(0)));
+      std::iota(vorder.begin(), vorder.end(), 0);
+      const Logs val = run_batches(vx, vy, vorder, o.batch_size, false, nullptr, {});
+      for (const auto& [k, v] : val) logs["val_" + k] = v;
+    }
+    epochs_done_ = epoch + 1;
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (bar) {  // the bar's last redraw shows the training values; validation values close the line
+      Logs val;
+      for (const auto& [k, v] : logs)
+        if (k.rfind("val_", 0) == 0) val[k] = v;
+      out << format_logs(val) << '\n' << std::flush;
+    } else if (o.verbose == 2 || (o.verbose == 1 && !terminal)) {
+      out << "Epoch " << epoch + 1 << '/' << o.epochs << " - " << format_seconds(seconds) << format_logs(logs) << '\n'
+          << std::flush;
+    }
+    history.epoch.push_back(epoch);
+    for (const auto& [k, v] : logs) history.history[k].push_back(v);
+    for (const auto& cb : o.callbacks) cb->on_epoch_end(*this, epoch, logs);
+  }
+  for (const auto& cb : o.callbacks) cb->on_train_end(*this);
+  return history;
+}
+
+Logs Model::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size) {
+  LOOM_CHECK(optimizer_ != nullptr || static_cast<bool>(loss_.fn), StateError, "Model.evaluate: call compile() first.");
+  LOOM_CHECK(x.shape(0) == y.shape(0), ValueError, "Model.evaluate: x and y must hold the same number of samples; got ",
+             x.shape(), " and ", y.shape(), ".");
+  LOOM_CHECK(batch_size > 0, ValueError, "Model.evaluate: batch_size must be positive; got ", batch_size, ".");
+  std::vector<std::int64_t> order(static_cast<std::size_t>(x.shape(0)));
+  std::iota(order.begin(), order.end(), 0);
+  return run_batches(x, y, order, batch_size, false, nullptr, {});
+}
+
+Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
+  LOOM_CHECK(batch_size > 0, ValueError, "Model.predict: batch_size must be positive; got ", batch_size, ".");
+  NoGrad inference;
+  std::vector<Tensor> parts;
+  for (std::int64_t b = 0; b < x.shape(0); b += batch_size)
+    parts.push_back((*network_)(Var(x.slice0(b, std::min(batch_size, x.shape(0) - b))), CallContext()).value());
+  return parts.size() == 1 ? parts[0] : core::concat(parts, 0);
+}
+
+Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
+  LOOM_CHECK(optimizer_ != nullptr, StateError, "Model.train_on_batch: call compile() first.");
+  std::vector<std::int64_t> order(static_cast<std::size_t>(x.shape(0)));
+  std::iota(order.begin(), order.end(), 0);
+  return run_batches(x, y, order, x.shape(0), true, nullptr, {});
+}
+
+void Model::save_checkpoint(const std::string& path) const {
+  LOOM_CHECK(optimizer_ != nullptr, StateError, "Model.save_checkpoint: call compile() first.");
+  loom::save_checkpoint(path, *network_, *optimizer_, {.epoch = epochs_done_, .step = steps_done_});
+}
+
+void Model::load_checkpoint(const std::string& path) {
+  LOOM_CHECK(optimizer_ != nullptr, StateError, "Model.load_checkpoint: call compile() first.");
+  const TrainingPosition pos = loom::load_checkpoint(path, *network_, *optimizer_);
+  epochs_done_ = static_cast<int>(pos.epoch);
+  steps_done_ = pos.step;
+}
+
+}  // namespace loom

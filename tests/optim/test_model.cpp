@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+// Model.fit / evaluate / predict, metrics, callbacks and progress output.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "support/reference.hpp"
+
+using namespace loom;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+// Sum-of-sequence regression: x ~ U(−1, 1) of shape (n, 10, 1), y = Σ_t x_t. Predicting 0 scores 10/3.
+std::pair<Tensor, Tensor> sum_task(std::int64_t n, std::uint64_t seed) {
+  Generator gen(seed);
+  const Tensor x = Tensor::uniform({n, 10, 1}, -1, 1, DType::f32, &gen);
+  return {x, core::sum(x, 1)};
+}
+
+std::shared_ptr<Sequential> lstm_regressor() {
+  return std::make_shared<Sequential>(
+      std::vector<std::shared_ptr<Layer>>{std::make_shared<LSTM>(16), std::make_shared<Dense>(1)});
+}
+
+std::string temp(const std::string& name) { return (std::filesystem::temp_directory_path() / ("loom_fit_" + name)).string(); }
+
+}  // namespace
+
+TEST_CASE("fit: a small LSTM learns sum-of-sequence regression", "[optim][fit]") {
+  manual_seed(1);
+  const auto [x, y] = sum_task(512, 2);
+  Model model(lstm_regressor());
+  model.compile(std::make_shared<Adam>(AdamOptions{.base = {.learning_rate = 0.02}}), losses::mse(), {"mae"});
+  std::ostringstream log;
+  const History h = model.fit(x, y, {.epochs = 20, .batch_size = 32, .validation_split = 0.25, .out = &log});
+  const auto [tx, ty] = sum_task(256, 3);
+  const Logs test = model.evaluate(tx, ty, 64);
+  INFO(log.str());
+  // Stated threshold: test MSE below 0.05 (the constant predictor scores 10/3 ≈ 3.3) within 20 epochs.
+  CHECK(test.at("loss") < 0.05);
+  CHECK(h.history.at("loss").back() < h.history.at("loss").front());
+  CHECK(h.history.at("val_mae").size() == 20);
+  CHECK(model.predict(tx, 100).shape() == Shape{256, 1});
+  CHECK_THAT(log.str(), StartsWith("Epoch 1/20 - "));
+  CHECK_THAT(log.str(), Contains(" - loss: "));
+  CHECK_THAT(log.str(), Contains(" - val_loss: "));
+}
+
+TEST_CASE("fit: accuracy resolves by the loss and counts correct rows", "[optim][fit]") {
+  const Tensor logits = Tensor::of({2, 1, 0, 0, 3, 1, 1, 0, 5}, {3, 3});
+  const Tensor labels = Tensor::from_vector<std::int64_t>({0, 1, 1}, {3});
+  const Metric acc = metrics::by_name("accuracy", losses::sparse_categorical_crossentropy(true));
+  CHECK(acc.name == "accuracy");
+  CHECK(acc.batch(labels, logits) == std::pair{2.0, 3.0});
+  CHECK(metrics::by_name("accuracy", losses::binary_crossentropy()).batch(Tensor::of({1, 0}, {2}), Tensor::of({0.7, 0.6}, {2})) ==
+        std::pair{1.0, 2.0});
+  CHECK_THROWS_AS(metrics::by_name("f1", losses::mse()), ValueError);
+}
+
+TEST_CASE("fit: bad arguments, and shuffle with a stateful model, are refused", "[optim][fit][errors]") {
+  Model model(lstm_regressor());
+  const auto [x, y] = sum_task(8, 1);
+  CHECK_THROWS_AS(model.fit(x, y), StateError);
+  model.compile(std::make_shared<SGD>(), losses::mse());
+  CHECK_THROWS_WITH(model.fit(x, y.slice0(0, 4)), StartsWith("Model.fit: x and y must hold the same number of samples"));
+  CHECK_THROWS_AS(model.fit(x, y, {.batch_size = 0}), ValueError);
+  Model stateful(std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
+      std::make_shared<SimpleRNN>(4, SimpleRNNCellOptions{}, RNNOptions{.stateful = true}), std::make_shared<Dense>(1)}));
+  stateful.compile(std::make_shared<SGD>(), losses::mse());
+  CHECK_THROWS_WITH(stateful.fit(x, y, {.verbose = 0}), StartsWith("Model.fit: shuffle=true with a stateful RNN"));
+  CHECK_NOTHROW(stateful.fit(x, y, {.batch_size = 8, .shuffle = false, .verbose = 0}));
+}
+
+TEST_CASE("callbacks: CSVLogger, ModelCheckpoint, EarlyStopping, TerminateOnNaN, LR control", "[optim][fit]") {
+  const auto [x, y] = sum_task(64, 4);
+  // CSVLogger: "epoch" then the sorted keys, one row per epoch.
+  {
+    Model model(lstm_regressor());
+    model.compile(std::make_shared<Adam>(), losses::mse(), {"mae"});
+    const std::string csv = temp("log.csv");
+    model.fit(x, y, {.epochs = 3, .validation_split = 0.25, .callbacks = {std::make_shared<CSVLogger>(csv)}, .verbose = 0});
+    std::ifstream in(csv);
+    std::string header, row;
+    std::getline(in, header);
+    CHECK(header == "epoch,loss,mae,val_loss,val_mae");
+    int rows = 0;
+    while (std::getline(in, row)) CHECK(row.rfind(std::to_string(rows++) + ",", 0) == 0);
+    CHECK(rows == 3);
+  }
+  // ModelCheckpoint writes one file per epoch; EarlyStopping stops when nothing improves (lr 0).
+  {
+    Model model(lstm_regressor());
+    model.compile(std::make_shared<SGD>(SGDOptions{.base = {.learning_rate = 0.0}}), losses::mse());
+    auto stop = std::make_shared<EarlyStopping>(EarlyStoppingOptions{.monitor = "loss", .patience = 1});
+    const History h = model.fit(x, y, {.epochs = 10, .shuffle = false, .callbacks = {std::make_shared<ModelCheckpoint>(temp("ckpt_{epoch}.safetensors")), stop}, .verbose = 0});
+    CHECK(h.epoch.size() == 3);  // best at epoch 0, no improvement at 1 (wait 1) and 2 (wait 2 > patience)
+    CHECK(stop->stopped_epoch() == 2);
+    CHECK(std::filesystem::exists(temp("ckpt_1.safetensors")));
+    CHECK(std::filesystem::exists(temp("ckpt_3.safetensors")));
+  }
+  // TerminateOnNaN stops at the first non-finite batch loss.
+  {
+    Model model(lstm_regressor());
+    Loss nan_loss{"nan", [](const Tensor& t, const Var& p) { return mse(Var(t), p) * std::nan(""); }};
+    model.compile(std::make_shared<SGD>(), nan_loss);
+    int batches = 0;
+    auto count = std::make_shared<LambdaCallback>();
+    count->batch_end = [&](Model&, std::int64_t, const Logs&) { ++batches; };
+    model.fit(x, y, {.epochs = 5, .batch_size = 8, .callbacks = {std::make_shared<TerminateOnNaN>(), count}, .verbose = 0});
+    CHECK(batches == 1);
+  }
+  // LearningRateScheduler sets the rate each epoch; ReduceLROnPlateau cuts it after `patience` flat epochs.
+  {
+    Model model(lstm_regressor());
+    model.compile(std::make_shared<SGD>(SGDOptions{.base = {.learning_rate = 0.0}}), losses::mse());
+    std::vector<double> seen;
+    auto watch = std::make_shared<LambdaCallback>();
+    watch->epoch_end = [&](Model& m, int, const Logs&) { seen.push_back(m.optimizer().learning_rate()); };
+    model.fit(x, y,
+              {.epochs = 3, .callbacks = {std::make_shared<LearningRateScheduler>([](int e, double) { return 0.1 * (e + 1); }), watch},
+               .verbose = 0});
+    CHECK(seen == std::vector<double>{0.1, 0.2, 0.30000000000000004});
+    Model flat(lstm_regressor());
+    flat.compile(std::make_shared<SGD>(SGDOptions{.base = {.learning_rate = 1e-30}}), losses::mse());
+    auto plateau = std::make_shared<ReduceLROnPlateau>(ReduceLROnPlateauOptions{.monitor = "loss", .factor = 0.5, .patience = 2});
+    flat.fit(x, y, {.epochs = 4, .shuffle = false, .callbacks = {plateau}, .verbose = 0});
+    CHECK(flat.optimizer().learning_rate() == Approx(0.5e-30));
+  }
+}
