@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-loom_install "${LOOM_BUILD_DEPS[@]}"
+# The data packages let every example run its smoke test.
+loom_install "${LOOM_BUILD_DEPS[@]}" dataset-fashion-mnist bible-kjv
 build=${LOOM_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOOM_BUILD_TESTS=ON -DLOOM_BUILD_BENCH=ON
 cmake --build "$build" --parallel "$(nproc)"

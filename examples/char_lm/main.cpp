@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: Apache-2.0
+// A character-level LSTM language model trained statefully with truncated BPTT, on the King James Bible
+// (Debian's bible-kjv) or any text file. Reports validation bits per character each epoch and samples text.
+//
+//   loom_example_char_lm [--text FILE] [--units 256] [--embedding 32] [--streams 64] [--bptt 100]
+//                        [--epochs 30] [--minutes 14] [--lr 0.002] [--temperature 0.8] [--smoke]
+#include <loom/loom.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "../common/cli.hpp"
+
+using namespace loom;
+
+namespace {
+
+// The KJV text from `bible`, one verse per line: chapter headers, blank lines and verse numbers removed.
+std::string bible_text() {
+  FILE* pipe = ::popen("bible -l1000 Genesis1:1-Revelation22:21 2>/dev/null", "r");
+  if (!pipe) throw std::runtime_error("cannot run `bible` (apt-get install bible-kjv, or pass --text FILE)");
+  std::string raw;
+  char buf[1 << 16];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) raw.append(buf, n);
+  const int status = ::pclose(pipe);
+  if (status != 0 || raw.size() < 1000)
+    throw std::runtime_error("`bible` produced no text (apt-get install bible-kjv, or pass --text FILE)");
+  std::istringstream lines(raw);
+  std::string line, text;
+  while (std::getline(lines, line)) {
+    std::size_t i = 0;
+    while (i < line.size() && line[i] == ' ') ++i;
+    if (i == 0) continue;  // a chapter header ("Genesis 1") or a blank line: verses are indented
+    while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i]))) ++i;
+    while (i < line.size() && line[i] == ' ') ++i;
+    text += line.substr(i);
+    text += '\n';
+  }
+  return text;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+struct CharLM {
+  std::shared_ptr<Embedding> embedding;
+  std::shared_ptr<RNN> lstm;
+  std::shared_ptr<Dense> head;
+  SequenceOutput operator()(const Var& ids, const std::vector<Var>& states, bool training) const {
+    const RNNOutput out = lstm->call((*embedding)(ids), {.training = training, .initial_state = states});
+    return {(*head)(out.output), out.states};
+  }
+  std::vector<Var> weights() const {
+    std::vector<Var> w;
+    for (const Layer* l : std::initializer_list<const Layer*>{embedding.get(), lstm.get(), head.get()})
+      for (const Var& v : l->trainable_weights()) w.push_back(v);
+    return w;
+  }
+};
+
+Tensor ids_of(const std::string& text, const std::map<char, std::int64_t>& vocab) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(text.size());
+  for (char c : text) ids.push_back(vocab.at(c));
+  return Tensor::from_vector(ids, {static_cast<std::int64_t>(ids.size())});
+}
+
+// Bits per character over a token stream, run statefully in chunks without a tape.
+double bits_per_char(const CharLM& model, const Tensor& ids, std::int64_t streams, std::int64_t chunk, std::int64_t units) {
+  NoGrad inference;
+  const Tensor s = batchify(ids, streams);
+  std::vector<Var> states{Var(Tensor::zeros({streams, units})), Var(Tensor::zeros({streams, units}))};
+  double nats = 0;
+  std::int64_t count = 0;
+  for (std::int64_t t = 0; t + 1 < s.shape(1); t += chunk) {
+    const std::int64_t len = std::min(chunk, s.shape(1) - 1 - t);
+    const SequenceOutput out = model(Var(core::slice(s, 1, t, len)), states, false);
+    states = out.states;
+    const Var loss = sparse_categorical_crossentropy(core::slice(s, 1, t + 1, len), out.outputs, true);
+    nats += loss.value().item() * static_cast<double>(streams * len);
+    count += streams * len;
+  }
+  return nats / static_cast<double>(count) / std::log(2.0);
+}
+
+std::string sample(const CharLM& model, const std::string& prompt, std::int64_t length, double temperature,
+                   const std::map<char, std::int64_t>& vocab, const std::string& chars, std::int64_t units) {
+  NoGrad inference;
+  Generator gen(12345);
+  std::vector<Var> states{Var(Tensor::zeros({1, units})), Var(Tensor::zeros({1, units}))};
+  std::string out = prompt;
+  std::int64_t next = vocab.at(prompt[0]);
+  for (std::size_t i = 0; i < prompt.size() + static_cast<std::size_t>(length); ++i) {
+    const SequenceOutput o = model(Var(Tensor::from_vector<std::int64_t>({next}, {1, 1})), states, false);
+    states = o.states;
+    if (i + 1 < prompt.size()) {
+      next = vocab.at(prompt[i + 1]);
+      continue;
+    }
+    const Tensor p = core::softmax(core::mul(o.outputs.value().reshape({-1}), 1.0 / temperature));
+    const double u = Tensor::uniform({1}, 0, 1, DType::f64, &gen).item();
+    double acc = 0;
+    next = p.numel() - 1;
+    for (std::int64_t c = 0; c < p.numel(); ++c)
+      if ((acc += p.get({c})) > u) {
+        next = c;
+        break;
+      }
+    out += chars[static_cast<std::size_t>(next)];
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const loom_examples::Args args(argc, argv,
+                                 {{"text", ""}, {"units", "256"}, {"embedding", "32"}, {"streams", "64"}, {"bptt", "100"},
+                                  {"epochs", "30"}, {"minutes", "14"}, {"lr", "0.002"}, {"temperature", "0.8"},
+                                  {"threads", "0"}, {"seed", "1"}, {"smoke", "false"}},
+                                 "A character-level LSTM language model trained with truncated BPTT.");
+  try {
+    set_num_threads(static_cast<int>(args.integer("threads")));
+    manual_seed(static_cast<std::uint64_t>(args.integer("seed")));
+    const bool smoke = args.flag("smoke");
+    std::string text = args.str("text").empty() ? bible_text() : read_text(args.str("text"));
+    if (smoke) text = text.substr(0, 60000);
+    std::string chars;
+    std::map<char, std::int64_t> vocab;
+    for (char c : text) vocab[c] = 0;
+    for (auto& [c, id] : vocab) {
+      id = static_cast<std::int64_t>(chars.size());
+      chars += c;
+    }
+    const auto n = static_cast<std::int64_t>(text.size());
+    const Tensor all = ids_of(text, vocab);
+    const Tensor train = all.slice0(0, n * 90 / 100), valid = all.slice0(n * 90 / 100, n * 5 / 100),
+                 test = all.slice0(n * 95 / 100, n - n * 95 / 100);
+    const std::int64_t units = smoke ? 32 : args.integer("units"), streams = smoke ? 8 : args.integer("streams");
+    const std::int64_t bptt = smoke ? 20 : args.integer("bptt");
+    const auto vocab_size = static_cast<std::int64_t>(chars.size());
+
+    CharLM model{std::make_shared<Embedding>(vocab_size, args.integer("embedding"), EmbeddingOptions{.name = "embedding"}),
+                 std::make_shared<RNN>(std::make_shared<LSTMCell>(units), RNNOptions{.return_sequences = true, .name = "lstm"}),
+                 std::make_shared<Dense>(vocab_size, DenseOptions{.name = "logits"})};
+    model.embedding->build_for({streams, bptt});
+    model.lstm->build_for({streams, bptt, args.integer("embedding")});
+    model.head->build_for({streams, bptt, units});
+    Adam adam(AdamOptions{.base = {.learning_rate = args.number("lr"), .clipnorm = 5.0}});
+    const LossFunction loss = [](const Tensor& y, const Var& logits) { return sparse_categorical_crossentropy(y, logits, true); };
+    TruncatedBPTT tbptt([&](const Var& x, const std::vector<Var>& s, bool tr) { return model(x, s, tr); }, model.weights(),
+                        adam, loss, {.k1 = bptt});
+    const Tensor streams_in = batchify(train.slice0(0, train.shape(0) - 1), streams);
+    const Tensor streams_out = batchify(train.slice0(1, train.shape(0) - 1), streams);
+    std::printf("char_lm: %lld characters (vocabulary %lld): train %lld, valid %lld, test %lld; LSTM(%lld), %lld streams × "
+                "windows of %lld, %d thread(s)\n",
+                static_cast<long long>(n), static_cast<long long>(vocab_size), static_cast<long long>(train.shape(0)),
+                static_cast<long long>(valid.shape(0)), static_cast<long long>(test.shape(0)), static_cast<long long>(units),
+                static_cast<long long>(streams), static_cast<long long>(bptt), num_threads());
+    const auto start = std::chrono::steady_clock::now();
+    const double budget = smoke ? 1e9 : args.number("minutes") * 60.0;
+    const std::int64_t epochs = smoke ? 2 : args.integer("epochs");
+    const std::int64_t window_cols = smoke ? 4 * bptt : streams_in.shape(1);
+    double first_loss = 0, last_loss = 0;
+    for (std::int64_t epoch = 0; epoch < epochs; ++epoch) {
+      tbptt.reset({Tensor::zeros({streams, units}), Tensor::zeros({streams, units})});
+      // One TBPTT pass per chunk of windows, so the time budget is checked often.
+      const std::int64_t chunk = 20 * bptt;
+      double sum = 0;
+      int chunks = 0;
+      for (std::int64_t c = 0; c < window_cols; c += chunk) {
+        const std::int64_t len = std::min(chunk, window_cols - c);
+        sum += tbptt.train(core::slice(streams_in, 1, c, len), core::slice(streams_out, 1, c, len));
+        ++chunks;
+        if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > budget) break;
+      }
+      last_loss = sum / chunks;
+      if (epoch == 0) first_loss = last_loss;
+      const double bpc = bits_per_char(model, smoke ? valid.slice0(0, 2000) : valid, streams, bptt, units);
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::printf("epoch %lld: train loss %.4f nats, validation %.4f bits/char (%.0f s)\n", static_cast<long long>(epoch + 1),
+                  last_loss, bpc, elapsed);
+      std::fflush(stdout);
+      if (elapsed > budget) {
+        std::printf("time budget of %.0f minutes reached\n", budget / 60);
+        break;
+      }
+    }
+    const double test_bpc = bits_per_char(model, smoke ? test.slice0(0, 2000) : test, streams, bptt, units);
+    std::printf("test: %.4f bits/char (bzip2 reaches 1.68 on this text)\n", test_bpc);
+    std::printf("sample (temperature %.2f):\n%s\n", args.number("temperature"),
+                sample(model, "And God said", smoke ? 60 : 400, args.number("temperature"), vocab, chars, units).c_str());
+    if (smoke && !(last_loss < first_loss)) {
+      std::fprintf(stderr, "smoke check failed: the training loss did not decrease\n");
+      return 1;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "char_lm: %s\n", e.what());
+    return 1;
+  }
+}
