@@ -93,15 +93,8 @@ std::shared_ptr<RNN> mirrored(const RNN& layer) {
 
 std::shared_ptr<RNN> with_zero_output(std::shared_ptr<RNN> layer) {
   // Bidirectional sets zero_output_for_mask = return_sequences on both layers, as Keras does.
-  if (layer->options().zero_output_for_mask == layer->options().return_sequences) return layer;
-  nlohmann::json j = layer->to_json();
-  j["config"]["zero_output_for_mask"] = layer->options().return_sequences;
-  auto copy = std::dynamic_pointer_cast<RNN>(layer_from_config(j));
-  if (layer->built()) {
-    copy->set_dtype(layer->dtype());
-    (void)copy;
-  }
-  return copy;
+  layer->set_zero_output_for_mask(layer->options().return_sequences);
+  return layer;
 }
 }  // namespace
 

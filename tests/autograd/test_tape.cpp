@@ -95,14 +95,15 @@ TEST_CASE("GradientTape: nested tapes record independently", "[autograd][tape]")
   outer.watch(x);
   const Var a = x * x;  // outer only
   GradientTape inner;
-  const Var y = sum(a * x);  // both tapes see x (outer) — inner tracks nothing yet
+  const std::size_t outer_before = outer.size();
+  sum(a * x);  // both tapes see it; only outer tracks a and x
   CHECK(inner.size() == 0);
+  CHECK(outer.size() == outer_before + 2);
   inner.watch(a);
   const Var z = sum(a * a);  // recorded on both: inner from a, outer from x
   CHECK(inner.size() == 2);
   CHECK(inner.gradient(z, {a})[0].item() == 18.0);  // 2a, a = 9
   CHECK(outer.gradient(z, {x})[0].item() == Approx(4 * 27.0));  // d(x⁴)/dx = 4x³
-  (void)y;
 }
 
 TEST_CASE("GradientTape: a 100000-node chain runs backward without recursion", "[autograd][tape]") {

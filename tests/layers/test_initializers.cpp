@@ -26,7 +26,6 @@ double max_abs(const Tensor& t) {
 TEST_CASE("initializers: variance-scaling bounds and variances follow Keras's formulas", "[layers][initializers]") {
   Generator gen(4);
   const Shape s{200, 300};  // fan_in 200, fan_out 300
-  const double n = 60000;
   const Tensor gu = initializers::glorot_uniform()(s, DType::f64, gen);
   CHECK(max_abs(gu) <= std::sqrt(6.0 / 500));
   CHECK(moments(gu).second == Approx(2.0 / 500).epsilon(0.03));  // U(−l, l) has variance l²/3
@@ -43,7 +42,6 @@ TEST_CASE("initializers: variance-scaling bounds and variances follow Keras's fo
   const Tensor ru = initializers::random_uniform(-0.05, 0.05)(s, DType::f64, gen);
   CHECK(max_abs(ru) <= 0.05);
   CHECK(initializers::constant(0.03)({3}, DType::f32, gen).to_vector<float>() == std::vector<float>(3, 0.03f));
-  (void)n;
 }
 
 TEST_CASE("initializers: orthogonal gives orthonormal rows over the whole (u, k·u) matrix", "[layers][initializers]") {

@@ -288,11 +288,9 @@ Tensor softmax_grad(const char* api, const Tensor& dy, const Tensor& y, Fn&& fn)
   return detail::dispatch_float(y.dtype(), api, [&](auto tag) {
     using T = decltype(tag);
     Tensor out = Tensor::empty(y.shape(), y.dtype());
-    const std::int64_t n = y.shape(-1);
     const T* pd = dy.data<T>();
     const T* base = y.data<T>();
     for_rows<T>(y, out, [&](const T* yr, T* o, std::int64_t len) { fn(pd + (yr - base), yr, o, len); });
-    (void)n;
     return out;
   });
 }

@@ -73,6 +73,8 @@ class RNN : public Layer {
 
   const std::shared_ptr<Cell>& cell() const noexcept { return cell_; }
   const RNNOptions& options() const noexcept { return options_; }
+  /// Sets zero_output_for_mask after construction (Bidirectional ties it to return_sequences, as Keras does).
+  void set_zero_output_for_mask(bool value) noexcept { options_.zero_output_for_mask = value; }
   nlohmann::json get_config() const override;
   static std::shared_ptr<Layer> from_config(const nlohmann::json& config);
 
