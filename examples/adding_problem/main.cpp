@@ -3,7 +3,7 @@
 // marked (one in each half); the target is the sum of the two marked numbers. Predicting 1 scores an
 // MSE of 1/6 ≈ 0.167; an LSTM that carries the two values across T = 200 steps goes far below.
 //
-//   loom_example_adding_problem [--length 200] [--units 64] [--steps 4000] [--minutes 10] [--smoke]
+//   loom_example_adding_problem [--length 200] [--units 64] [--steps 6000] [--minutes 10] [--smoke]
 #include <loom/loom.hpp>
 
 #include <chrono>
@@ -35,7 +35,7 @@ std::pair<Tensor, Tensor> make_batch(std::int64_t n, std::int64_t length, Genera
 
 int main(int argc, char** argv) {
   const loom_examples::Args args(argc, argv,
-                                 {{"length", "200"}, {"units", "64"}, {"steps", "4000"}, {"batch-size", "64"}, {"lr", "0.002"},
+                                 {{"length", "200"}, {"units", "64"}, {"steps", "6000"}, {"batch-size", "64"}, {"lr", "0.002"},
                                   {"minutes", "10"}, {"threads", "0"}, {"smoke", "false"}},
                                  "The adding problem with an LSTM.");
   set_num_threads(static_cast<int>(args.integer("threads")));
