@@ -25,6 +25,8 @@ TEST_CASE("shape ops: forward values", "[autograd][ops]") {
   REQUIRE(u.size() == 3);
   CHECK(u[2].shape() == Shape{2, 2});
   testing::check_close(u[2].value(), {4, 5, 10, 11}, 0, 0);
+  testing::check_close(reverse(x, 1).value(), {4, 5, 2, 3, 0, 1, 10, 11, 8, 9, 6, 7}, 0, 0);
+  testing::check_close(reverse(x, -1).value(), {1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10}, 0, 0);
   const std::vector<Var> parts = split(Var(Tensor::arange(8, DType::f64).reshape({1, 8})), 4);
   REQUIRE(parts.size() == 4);
   testing::check_close(parts[3].value(), {6, 7}, 0, 0);
@@ -35,6 +37,7 @@ TEST_CASE("shape ops: gradients match central differences", "[autograd][ops][gra
   check_gradients([](auto& v) { return reshape(v[0], {4, 6}); }, {x});
   check_gradients([](auto& v) { return transpose(v[0]); }, {x});
   check_gradients([](auto& v) { return slice(v[0], 2, 1, 2); }, {x});
+  check_gradients([](auto& v) { return reverse(v[0], 1) * v[0]; }, {x});
   check_gradients([](auto& v) { return concat({v[0], v[1], v[0]}, 1); }, {x, z});
   check_gradients([](auto& v) { return stack({v[0], v[1]}, 2); }, {x, y});
   check_gradients([](auto& v) {
@@ -53,6 +56,8 @@ TEST_CASE("shape ops: bad arguments throw naming the op", "[autograd][ops][error
   CHECK_THROWS_WITH(reshape(x, Shape{4, 2}), StartsWith("reshape: cannot reshape (2, 3) into (4, 2)"));
   CHECK_THROWS_WITH(transpose(Var(Tensor::ones({3}))), StartsWith("transpose: x must be at least 2-D"));
   CHECK_THROWS_WITH(slice(x, 1, 2, 2), StartsWith("slice: range [2, 4) is out of bounds"));
+  CHECK_THROWS_AS(reverse(x, 2), ValueError);
+  CHECK_THROWS_WITH(reverse(x, 2), StartsWith("reverse: axis 2 is out of range"));
   CHECK_THROWS_WITH(concat({x, Var(Tensor::ones({3, 3}))}, 1), StartsWith("concat: xs[1] has shape (3, 3)"));
   CHECK_THROWS_WITH(stack({x, Var(Tensor::ones({3, 2}))}), StartsWith("stack: xs[1] has shape (3, 2)"));
   CHECK_THROWS_WITH(stack({x}, 3), StartsWith("stack: axis 3 is out of range for rank 2 inputs"));
