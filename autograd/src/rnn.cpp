@@ -13,10 +13,10 @@ namespace {
 
 std::string input_name(std::size_t i, std::size_t n) { return n == 1 ? "inputs" : "inputs[" + std::to_string(i) + "]"; }
 
-// Fills plan.keep from the mask (or per-sample lengths); returns false when nothing masks.
-bool read_mask(const RnnOptions& o, Plan& plan) {
+// keep[t·B + b] (original time order) from the mask, or from per-sample lengths; empty when nothing masks.
+std::vector<double> read_mask(const RnnOptions& o, const Plan& plan) {
   const std::int64_t t_n = plan.steps, b_n = plan.batch;
-  plan.keep.assign(static_cast<std::size_t>(t_n * b_n), 1);
+  std::vector<double> keep(static_cast<std::size_t>(t_n * b_n), 1.0);
   if (o.mask.defined()) {
     const Tensor& m = o.mask;
     const std::int64_t d0 = o.time_major ? t_n : b_n, d1 = o.time_major ? b_n : t_n;
@@ -27,8 +27,8 @@ bool read_mask(const RnnOptions& o, Plan& plan) {
     const std::vector<double> v = m.to_vector<double>();
     for (std::int64_t t = 0; t < t_n; ++t)
       for (std::int64_t b = 0; b < b_n; ++b)
-        plan.keep[static_cast<std::size_t>(t * b_n + b)] = v[static_cast<std::size_t>(o.time_major ? t * b_n + b : b * t_n + t)] != 0.0;
-    return true;
+        keep[static_cast<std::size_t>(t * b_n + b)] = v[static_cast<std::size_t>(o.time_major ? t * b_n + b : b * t_n + t)] != 0.0;
+    return keep;
   }
   if (const Tensor* lengths = std::get_if<Tensor>(&o.input_length)) {
     LOOM_CHECK(lengths->defined() && lengths->dimension() == 1 && lengths->shape(0) == b_n, ValueError,
@@ -39,11 +39,11 @@ bool read_mask(const RnnOptions& o, Plan& plan) {
       LOOM_CHECK(len[b] >= 0 && len[b] <= static_cast<double>(t_n), ValueError,
                  "rnn: input_length entries must be in [0, ", t_n, "]; got ", len[b], " for sample ", b, ".");
       for (std::int64_t t = 0; t < t_n; ++t)
-        plan.keep[static_cast<std::size_t>(t * b_n + b)] = static_cast<double>(t) < len[b];
+        keep[static_cast<std::size_t>(t * b_n + b)] = static_cast<double>(t) < len[b];
     }
-    return true;
+    return keep;
   }
-  return false;
+  return {};
 }
 
 }  // namespace
@@ -95,15 +95,11 @@ Plan make_plan(const std::vector<Var>& inputs, const std::vector<Var>& initial_s
   const bool wants_mask = o.mask.defined() || std::holds_alternative<Tensor>(o.input_length);
   LOOM_CHECK(!wants_mask || !initial_states.empty(), ValueError,
              "rnn: mask was provided but initial_states is empty; masking needs at least one state.");
-  plan.masked = read_mask(o, plan);
-  if (plan.masked) {
-    for (std::int64_t t = 0; t < plan.steps; ++t) {
-      Tensor row = Tensor::empty({plan.batch}, plan.dtype);
-      for (std::int64_t b = 0; b < plan.batch; ++b)
-        plan.dtype == DType::f32 ? void(row.data<float>()[b] = plan.keep[static_cast<std::size_t>(t * plan.batch + b)])
-                                 : void(row.data<double>()[b] = plan.keep[static_cast<std::size_t>(t * plan.batch + b)]);
-      plan.mask_rows.push_back(row);
-    }
+  const std::vector<double> keep = read_mask(o, plan);
+  plan.masked = !keep.empty();
+  for (std::int64_t t = 0; plan.masked && t < plan.steps; ++t) {
+    const auto row = keep.begin() + t * plan.batch;
+    plan.mask_rows.push_back(Tensor::from_vector(std::vector<double>(row, row + plan.batch), {plan.batch}).to(plan.dtype));
   }
   for (std::int64_t k = 0; k < plan.steps; ++k) plan.order.push_back(o.go_backwards ? plan.steps - 1 - k : k);
   return plan;

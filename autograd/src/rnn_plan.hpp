@@ -16,7 +16,6 @@ struct Plan {
   DType dtype = DType::f32;
   int time_axis = 1;                   // 0 when time_major
   bool masked = false;
-  std::vector<std::uint8_t> keep;      // keep[t·B + b], original time order
   std::vector<std::int64_t> order;     // processing order: order[k] = t
   std::vector<Tensor> mask_rows;       // (B,) 0/1 per original time t, when masked
 
