@@ -57,6 +57,19 @@ TEST_CASE("fit: accuracy resolves by the loss and counts correct rows", "[optim]
   CHECK(metrics::by_name("accuracy", losses::binary_crossentropy()).batch(Tensor::of({1, 0}, {2}), Tensor::of({0.7, 0.6}, {2})) ==
         std::pair{1.0, 2.0});
   CHECK_THROWS_AS(metrics::by_name("f1", losses::mse()), ValueError);
+  // The same labels one-hot (0, 1, 1): rows 0 and 1 right, row 2 (predicted 2) wrong.
+  const Tensor onehot = Tensor::of({1, 0, 0, 0, 1, 0, 0, 1, 0}, {3, 3});
+  CHECK(metrics::categorical_accuracy().batch(onehot, logits) == std::pair{2.0, 3.0});
+  CHECK(metrics::by_name("accuracy", losses::categorical_crossentropy(true)).batch(onehot, logits) == std::pair{2.0, 3.0});
+  // mae: |0.5 − 1| + |−2 − 0| + |3 − 3| + |1 − (−1)| = 4.5 over 4 elements, as a metric and as a loss.
+  const Tensor t = Tensor::of({1, 0, 3, -1}, {2, 2}, DType::f64), p = Tensor::of({0.5, -2, 3, 1}, {2, 2}, DType::f64);
+  CHECK(metrics::mae().batch(t, p) == std::pair{4.5, 4.0});
+  const Var pv(p);
+  GradientTape tape;
+  tape.watch(pv);
+  const Var l = losses::mae()(t, pv);
+  CHECK(l.value().item() == Approx(4.5 / 4));
+  testing::check_close(tape.gradient(l, {pv})[0], {-0.25, -0.25, 0, 0.25}, 0, 1e-15);  // sign(p − t) / n
 }
 
 TEST_CASE("fit: bad arguments, and shuffle with a stateful model, are refused", "[optim][fit][errors]") {
