@@ -29,7 +29,7 @@ void BM_RNN_MinimalCell(benchmark::State& state) {
   const MinimalRNNCell cell;
   const loom::Var x(loom::Tensor::uniform({32, steps, 64}, -1, 1));
   const loom::Var h0(loom::Tensor::zeros({32, 128}));
-  const loom::backend::RnnOptions options{.unroll = mode == 1, .checkpoint_every = mode == 2 ? 10 : 0};
+  const loom::backend::LoopOptions options{.unroll = mode == 1, .checkpoint_every = mode == 2 ? 10 : 0};
   std::size_t peak = 0;
   for (auto _ : state) {
     loom::reset_peak_memory();

@@ -14,7 +14,7 @@ namespace {
 std::string input_name(std::size_t i, std::size_t n) { return n == 1 ? "inputs" : "inputs[" + std::to_string(i) + "]"; }
 
 // keep[t·B + b] (original time order) from the mask, or from per-sample lengths; empty when nothing masks.
-std::vector<double> read_mask(const RnnOptions& o, const Plan& plan) {
+std::vector<double> read_mask(const LoopOptions& o, const Plan& plan) {
   const std::int64_t t_n = plan.steps, b_n = plan.batch;
   std::vector<double> keep(static_cast<std::size_t>(t_n * b_n), 1.0);
   if (o.mask.defined()) {
@@ -48,7 +48,7 @@ std::vector<double> read_mask(const RnnOptions& o, const Plan& plan) {
 
 }  // namespace
 
-Plan make_plan(const std::vector<Var>& inputs, const std::vector<Var>& initial_states, const RnnOptions& o) {
+Plan make_plan(const std::vector<Var>& inputs, const std::vector<Var>& initial_states, const LoopOptions& o) {
   LOOM_CHECK(!inputs.empty(), ValueError, "rnn: inputs is empty; pass at least one (samples, time, ...) tensor.");
   Plan plan;
   plan.time_axis = o.time_major ? 0 : 1;
@@ -137,8 +137,8 @@ Shape with_time_axis(const Shape& leaf, std::int64_t steps, int time_axis) {
 
 namespace {
 
-RnnResult run_unrolled(const StepFunction& step, const std::vector<Var>& inputs,
-                       const std::vector<Var>& initial_states, const RnnOptions& o, const Plan& plan) {
+LoopResult run_unrolled(const StepFunction& step, const std::vector<Var>& inputs,
+                       const std::vector<Var>& initial_states, const LoopOptions& o, const Plan& plan) {
   std::vector<std::vector<Var>> slices;
   for (const Var& x : inputs) slices.push_back(unstack(x, plan.time_axis));
   std::vector<Var> states = initial_states;
@@ -152,24 +152,18 @@ RnnResult run_unrolled(const StepFunction& step, const std::vector<Var>& inputs,
     if (outputs.empty()) outputs.resize(out.outputs.size());
     LOOM_CHECK(out.outputs.size() == outputs.size(), ValueError, "rnn: the step function returned ",
                out.outputs.size(), " outputs, after ", outputs.size(), " at an earlier step.");
-    if (plan.masked) {
-      const Tensor& m = plan.mask_row(t);
-      if (prev.empty())
-        for (const Var& y : out.outputs) prev.emplace_back(Tensor::zeros(y.shape(), y.dtype()));
-      for (std::size_t j = 0; j < out.outputs.size(); ++j) {
-        const Var fill = o.zero_output_for_mask ? Var(Tensor::zeros(out.outputs[j].shape(), out.outputs[j].dtype())) : prev[j];
-        out.outputs[j] = where(m, out.outputs[j], fill);
-        prev[j] = out.outputs[j];
-      }
-      for (std::size_t i = 0; i < states.size(); ++i) out.states[i] = where(m, out.states[i], states[i]);
-    }
+    if (plan.masked)
+      mask_step(
+          plan.mask_row(t), o.zero_output_for_mask, out.outputs, out.states, states, prev,
+          [](const Tensor& m, const Var& a, const Var& b) { return where(m, a, b); },
+          [](const Var& v) { return Var(Tensor::zeros(v.shape(), v.dtype())); });
     states = std::move(out.states);
     for (std::size_t j = 0; j < outputs.size(); ++j) {
       if (!o.return_all_outputs) outputs[j].clear();
       outputs[j].push_back(out.outputs[j]);
     }
   }
-  RnnResult r;
+  LoopResult r;
   for (auto& leaf : outputs) {
     r.nested_last_outputs.push_back(leaf.back());
     r.nested_outputs.push_back(o.return_all_outputs
@@ -185,8 +179,8 @@ RnnResult run_unrolled(const StepFunction& step, const std::vector<Var>& inputs,
 }  // namespace
 }  // namespace detail
 
-RnnResult rnn(const StepFunction& step_function, const std::vector<Var>& inputs,
-              const std::vector<Var>& initial_states, const RnnOptions& options) {
+LoopResult rnn(const StepFunction& step_function, const std::vector<Var>& inputs,
+              const std::vector<Var>& initial_states, const LoopOptions& options) {
   LOOM_CHECK(static_cast<bool>(step_function), ValueError, "rnn: step_function is empty.");
   const detail::Plan plan = detail::make_plan(inputs, initial_states, options);
   if (options.unroll) return detail::run_unrolled(step_function, inputs, initial_states, options, plan);

@@ -22,7 +22,23 @@ struct Plan {
   const Tensor& mask_row(std::int64_t t) const { return mask_rows[static_cast<std::size_t>(t)]; }
 };
 
-Plan make_plan(const std::vector<Var>& inputs, const std::vector<Var>& initial_states, const RnnOptions& options);
+/// KERAS_SEMANTICS §1.3 for one step, written once for both modes (Vars when unrolled, Tensors in
+/// the loop): a masked sample outputs the carry `prev` (its last unmasked output, zeros before any)
+/// or zeros with `zero_output_for_mask`, and keeps its old states. `select(m, a, b)` takes a's rows
+/// where m is 1; `zeros(v)` makes zeros shaped like v.
+template <class V, class Select, class Zeros>
+void mask_step(const Tensor& m, bool zero_output_for_mask, std::vector<V>& outs, std::vector<V>& new_states,
+               const std::vector<V>& states, std::vector<V>& prev, Select select, Zeros zeros) {
+  if (prev.empty())
+    for (const V& y : outs) prev.push_back(zeros(y));
+  for (std::size_t j = 0; j < outs.size(); ++j) {
+    outs[j] = select(m, outs[j], zero_output_for_mask ? zeros(outs[j]) : prev[j]);
+    prev[j] = outs[j];
+  }
+  for (std::size_t i = 0; i < new_states.size(); ++i) new_states[i] = select(m, new_states[i], states[i]);
+}
+
+Plan make_plan(const std::vector<Var>& inputs, const std::vector<Var>& initial_states, const LoopOptions& options);
 
 /// Checks one call's results against the states and the batch size.
 void check_step_output(const StepOutput& out, const std::vector<Var>& states, const Plan& plan);
@@ -30,7 +46,7 @@ void check_step_output(const StepOutput& out, const std::vector<Var>& states, co
 /// Shape of the time-stacked outputs: an output leaf (B, …) becomes (B, K, …) or (K, B, …).
 Shape with_time_axis(const Shape& leaf, std::int64_t steps, int time_axis);
 
-RnnResult run_loop(const StepFunction& step, const std::vector<Var>& inputs, const std::vector<Var>& initial_states,
-                   const RnnOptions& options, const Plan& plan);
+LoopResult run_loop(const StepFunction& step, const std::vector<Var>& inputs, const std::vector<Var>& initial_states,
+                   const LoopOptions& options, const Plan& plan);
 
 }  // namespace loom::backend::detail

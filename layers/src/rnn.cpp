@@ -122,7 +122,7 @@ RNNOutput RNN::call(const std::vector<Var>& inputs, const RNNCallArgs& args) {
                                                         const std::vector<Var>& c) {
     return cell.call_nested(x, s, CellContext{c, training});
   };
-  backend::RnnOptions ro{.go_backwards = options_.go_backwards,
+  backend::LoopOptions ro{.go_backwards = options_.go_backwards,
                          .mask = args.mask,
                          .constants = args.constants,
                          .unroll = options_.unroll,
@@ -130,7 +130,7 @@ RNNOutput RNN::call(const std::vector<Var>& inputs, const RNNCallArgs& args) {
                          .zero_output_for_mask = options_.zero_output_for_mask,
                          .return_all_outputs = options_.return_sequences};
   cell.begin_call(batch, dtype(), training);
-  backend::RnnResult r;
+  backend::LoopResult r;
   try {
     r = backend::rnn(step, inputs, init, ro);
   } catch (...) {

@@ -3,7 +3,7 @@
 #include "support/rnn_cells.hpp"
 
 using namespace loom;
-using backend::RnnOptions;
+using backend::LoopOptions;
 using backend::StepOutput;
 using Catch::Matchers::StartsWith;
 using testing::Vars;

@@ -7,18 +7,18 @@
 #include "support/rnn_cells.hpp"
 
 using namespace loom;
-using backend::RnnOptions;
+using backend::LoopOptions;
 using testing::Vars;
 
 namespace {
 
 struct Run {
-  backend::RnnResult result;
+  backend::LoopResult result;
   std::vector<Tensor> grads;  // x, initial states, constant, w, u, b, v
 };
 
 // One forward + backward with a loss that weights every output, the last output and every state.
-Run run(const testing::TanhCell& cell, const Tensor& x, const Vars& h0, const Vars& constants, RnnOptions o) {
+Run run(const testing::TanhCell& cell, const Tensor& x, const Vars& h0, const Vars& constants, LoopOptions o) {
   const Var xv(x);
   GradientTape tape;
   tape.watch(xv);
@@ -46,7 +46,7 @@ Tensor grid_mask(bool time_major) {
 
 }  // namespace
 
-TEST_CASE("rnn: loop node and unrolled steps agree on every output and gradient over the option grid",
+TEST_CASE("rnn: compiled loop, per-op replay and unrolled steps agree on every output and gradient over the option grid",
           "[autograd][rnn][property]") {
   const Tensor x_bm = testing::input64({3, 5, 2}, 1);
   int configs = 0;
@@ -63,14 +63,21 @@ TEST_CASE("rnn: loop node and unrolled steps agree on every output and gradient 
                   Vars h0{Var(testing::input64({3, 3}, 20))};
                   if (two_states) h0.emplace_back(testing::input64({3, 3}, 21));
                   const Vars constants = with_constants ? Vars{Var(testing::input64({3, 2}, 22))} : Vars{};
-                  RnnOptions o{.go_backwards = backwards, .time_major = time_major, .zero_output_for_mask = zero,
+                  LoopOptions o{.go_backwards = backwards, .time_major = time_major, .zero_output_for_mask = zero,
                                .return_all_outputs = all, .checkpoint_every = checkpoint};
                   if (masked) o.mask = grid_mask(time_major);
                   const Tensor x = time_major ? core::swap01(x_bm) : x_bm;
-                  o.unroll = false;
                   const Run loop = run(cell, x, h0, constants, o);
+                  o.compile = false;
+                  const Run replay = run(cell, x, h0, constants, o);
                   o.unroll = true;
                   const Run unrolled = run(cell, x, h0, constants, o);
+                  CHECK(loop.result.stats.compiled);
+                  CHECK(loop.result.stats.hoisted_ops == 1);     // x·W
+                  CHECK(loop.result.stats.deferred_matmuls == 1);  // h·U
+                  CHECK(!replay.result.stats.compiled);
+                  CHECK(replay.result.stats.step_ops == replay.result.stats.ops);
+                  CHECK(unrolled.result.stats.ops == 0);
                   testing::check_close(loop.result.outputs.value(), unrolled.result.outputs.value(), 1e-12, 1e-14);
                   testing::check_close(loop.result.last_output.value(), unrolled.result.last_output.value(), 1e-12, 1e-14);
                   for (std::size_t i = 0; i < h0.size(); ++i)
@@ -80,7 +87,9 @@ TEST_CASE("rnn: loop node and unrolled steps agree on every output and gradient 
                   for (std::size_t g = 0; g < loop.grads.size(); ++g) {
                     CAPTURE(g);
                     testing::check_close(loop.grads[g], unrolled.grads[g], 1e-12, 1e-13);
+                    testing::check_close(replay.grads[g], unrolled.grads[g], 1e-12, 1e-13);
                   }
+                  testing::check_close(replay.result.outputs.value(), unrolled.result.outputs.value(), 1e-12, 1e-14);
                   ++configs;
                 }
   CHECK(configs == 256);
@@ -143,26 +152,33 @@ TEST_CASE("rnn: unroll=false records exactly one node; unroll=true records every
 }
 
 TEST_CASE("rnn: inference keeps nothing per step, checkpointing keeps less", "[autograd][rnn]") {
-  // T = 400 steps of a 32-unit tanh cell on batch 16: every kept step holds a few KiB of saved tensors.
+  // A 32-unit tanh cell on batch 16: every kept step holds a few KiB of saved tensors. What memory
+  // does per step shows in how the peak grows from T = 400 to T = 800.
   const testing::TanhCell cell(8, 32, 1, false, 1, DType::f32);
-  const Var x(testing::random({16, 400, 8}, DType::f32, 2));
   const Var h0(Tensor::zeros({16, 32}));
   // Peak bytes beyond the inputs' time-major copy, with only the last output returned.
-  auto extra = [&](bool train, std::int64_t checkpoint) {
+  auto extra = [&](std::int64_t steps, bool train, std::int64_t checkpoint) {
+    const Var x(testing::random({16, steps, 8}, DType::f32, 2));
     reset_peak_memory();
     const std::size_t base = memory_stats().current_bytes;
     std::optional<GradientTape> tape;
     if (train) tape.emplace();
     const auto r = backend::rnn(cell.step(), {x}, {h0}, {.return_all_outputs = false, .checkpoint_every = checkpoint});
     if (train) tape->gradient(sum(r.last_output), {cell.w});
-    return memory_stats().peak_bytes - base - x.value().nbytes();
+    return static_cast<double>(memory_stats().peak_bytes - base - x.value().nbytes());
   };
-  const std::size_t inference = extra(false, 0), full = extra(true, 0), checkpointed = extra(true, 20);
-  INFO("peak bytes beyond the inputs: inference " << inference << ", training " << full << ", checkpoint_every=20 "
-                                                  << checkpointed);
-  CHECK(inference < 32 * 1024);        // a few steps' temporaries, independent of T
-  CHECK(full >= 400 * 16 * 32 * 4);    // every step keeps at least its (16, 32) state for backward
-  CHECK(checkpointed * 4 < full);      // 20 checkpoints + one 20-step segment
+  const double inference = extra(400, false, 0), inference_2x = extra(800, false, 0);
+  const double full = extra(400, true, 0), full_2x = extra(800, true, 0);
+  const double checkpointed = extra(400, true, 20), checkpointed_2x = extra(800, true, 20);
+  INFO("peak bytes beyond the inputs at T = 400 / 800: inference " << inference << " / " << inference_2x
+                                                                   << ", training " << full << " / " << full_2x
+                                                                   << ", checkpoint_every=20 " << checkpointed
+                                                                   << " / " << checkpointed_2x);
+  CHECK(inference_2x == inference);           // a segment's temporaries, whatever T
+  CHECK(inference < 128 * 1024);
+  CHECK(full_2x - full >= 400 * 16 * 32 * 4);  // every step keeps at least its (16, 32) state for backward
+  CHECK((checkpointed_2x - checkpointed) * 8 < full_2x - full);  // 20 more checkpoints, the same segment
+  CHECK(checkpointed * 3 < full);
 }
 
 TEST_CASE("rnn: the loop node never needs more memory than the unrolled steps", "[autograd][rnn]") {
@@ -175,7 +191,7 @@ TEST_CASE("rnn: the loop node never needs more memory than the unrolled steps", 
       const std::size_t base = memory_stats().current_bytes;
       GradientTape tape;
       tape.watch(x);
-      backend::RnnOptions o{.unroll = unroll};
+      backend::LoopOptions o{.unroll = unroll};
       if (masked) o.mask = Tensor::ones({32, 60});
       const auto r = backend::rnn(cell.step(), {x}, {h0}, o);
       tape.gradient(mean(r.outputs), {x, cell.w, cell.u});

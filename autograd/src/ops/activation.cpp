@@ -9,9 +9,13 @@
 namespace loom {
 namespace {
 
+using detail::OpInfo;
+using detail::OpKind;
+
 /// y = tanh x.  dx = dy ⊙ (1 − y²).  Saves y.
 struct TanhOp {
   static constexpr const char* name = "tanh";
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
   Tensor y;
   Tensor forward(const Tensor& x) { return y = core::tanh(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::tanh_backward(dy, y)); }
@@ -20,6 +24,7 @@ struct TanhOp {
 /// y = σ(x).  dx = dy ⊙ y ⊙ (1 − y).  Saves y.
 struct SigmoidOp {
   static constexpr const char* name = "sigmoid";
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
   Tensor y;
   Tensor forward(const Tensor& x) { return y = core::sigmoid(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::sigmoid_backward(dy, y)); }
@@ -28,6 +33,7 @@ struct SigmoidOp {
 /// y = clip(0.2x + 0.5, 0, 1).  dx = 0.2·dy inside (−2.5, 2.5).  Saves x (y cannot tell the edges).
 struct HardSigmoidOp {
   static constexpr const char* name = "hard_sigmoid";
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
   Tensor x;
   Tensor forward(const Tensor& x_in) {
     x = x_in;
@@ -39,6 +45,7 @@ struct HardSigmoidOp {
 /// y = max(x, 0).  dx = dy where y > 0.  Saves y.
 struct ReluOp {
   static constexpr const char* name = "relu";
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
   Tensor y;
   Tensor forward(const Tensor& x) { return y = core::relu(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::relu_backward(dy, y)); }
@@ -47,6 +54,7 @@ struct ReluOp {
 /// y = eˣ.  dx = dy ⊙ y.  Saves y.
 struct ExpOp {
   static constexpr const char* name = "exp";
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
   Tensor y;
   Tensor forward(const Tensor& x) { return y = core::exp(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::mul(dy, y)); }
@@ -55,6 +63,7 @@ struct ExpOp {
 /// y = ln x.  dx = dy / x.  Saves x.
 struct LogOp {
   static constexpr const char* name = "log";
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
   Tensor x;
   Tensor forward(const Tensor& x_in) {
     x = x_in;
@@ -66,6 +75,7 @@ struct LogOp {
 /// y = softmax(x) over the last axis.  dx = y ⊙ (dy − Σ dy ⊙ y).  Saves y.
 struct SoftmaxOp {
   static constexpr const char* name = "softmax";
+  OpInfo info() const { return {OpKind::along_axis, y.dimension() - 1, {}, {}}; }
   Tensor y;
   Tensor forward(const Tensor& x) { return y = core::softmax(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::softmax_backward(dy, y)); }
@@ -74,6 +84,7 @@ struct SoftmaxOp {
 /// y = log_softmax(x) over the last axis.  dx = dy − eʸ · Σ dy.  Saves y.
 struct LogSoftmaxOp {
   static constexpr const char* name = "log_softmax";
+  OpInfo info() const { return {OpKind::along_axis, y.dimension() - 1, {}, {}}; }
   Tensor y;
   Tensor forward(const Tensor& x) { return y = core::log_softmax(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::log_softmax_backward(dy, y)); }

@@ -10,6 +10,9 @@
 namespace loom {
 namespace {
 
+using detail::OpInfo;
+using detail::OpKind;
+
 void check_operands(const char* api, const Tensor& a, const Tensor& b) {
   LOOM_CHECK(is_floating(a.dtype()) && a.dtype() == b.dtype(), TypeError, api,
              ": operands must share a floating dtype; got ", a.dtype(), " and ", b.dtype(), ".");
@@ -19,6 +22,7 @@ void check_operands(const char* api, const Tensor& a, const Tensor& b) {
 /// z = a + b.  da = dy,  db = dy (each summed to its operand's shape).
 struct AddOp {
   static constexpr const char* name = "add";
+  OpInfo info() const { return {OpKind::binary, 0, sa, sb}; }
   Shape sa, sb;
   Tensor forward(const Tensor& a, const Tensor& b) {
     check_operands(name, a, b);
@@ -35,6 +39,7 @@ struct AddOp {
 /// z = a − b.  da = dy,  db = −dy.
 struct SubOp {
   static constexpr const char* name = "sub";
+  OpInfo info() const { return {OpKind::binary, 0, sa, sb}; }
   Shape sa, sb;
   Tensor forward(const Tensor& a, const Tensor& b) {
     check_operands(name, a, b);
@@ -51,6 +56,7 @@ struct SubOp {
 /// z = a ⊙ b.  da = dy ⊙ b,  db = dy ⊙ a.  Saves both operands.
 struct MulOp {
   static constexpr const char* name = "mul";
+  OpInfo info() const { return {OpKind::binary, 0, a.shape(), b.shape()}; }
   Tensor a, b;
   Tensor forward(const Tensor& a_in, const Tensor& b_in) {
     check_operands(name, a_in, b_in);
@@ -67,6 +73,7 @@ struct MulOp {
 /// z = a / b.  da = dy / b,  db = −dy ⊙ z / b.  Saves b and the output z.
 struct DivOp {
   static constexpr const char* name = "div";
+  OpInfo info() const { return {OpKind::binary, 0, sa, b.shape()}; }
   Tensor b, z;
   Shape sa;
   Tensor forward(const Tensor& a, const Tensor& b_in) {
@@ -86,6 +93,7 @@ struct DivOp {
 /// z = −x.  dx = −dy.
 struct NegOp {
   static constexpr const char* name = "neg";
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
   Tensor forward(const Tensor& x) { return core::neg(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::neg(dy)); }
 };
@@ -93,6 +101,7 @@ struct NegOp {
 /// z = x + s.  dx = dy.
 struct AddScalarOp {
   static constexpr const char* name = "add";
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
   double s;
   Tensor forward(const Tensor& x) { return core::add(x, s); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, dy); }
@@ -101,6 +110,7 @@ struct AddScalarOp {
 /// z = x · s.  dx = s · dy.
 struct MulScalarOp {
   static constexpr const char* name = "mul";
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
   double s;
   Tensor forward(const Tensor& x) { return core::mul(x, s); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::mul(dy, s)); }
@@ -109,6 +119,7 @@ struct MulScalarOp {
 /// z = s − x.  dx = −dy.
 struct RSubScalarOp {
   static constexpr const char* name = "sub";
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
   double s;
   Tensor forward(const Tensor& x) { return core::rsub(s, x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::neg(dy)); }
@@ -117,6 +128,7 @@ struct RSubScalarOp {
 /// z = s / x.  dx = −dy ⊙ z / x.  Saves x and z.
 struct RDivScalarOp {
   static constexpr const char* name = "div";
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
   double s;
   Tensor x, z;
   Tensor forward(const Tensor& x_in) {

@@ -9,9 +9,13 @@
 namespace loom {
 namespace {
 
+using detail::OpInfo;
+using detail::OpKind;
+
 /// z = x · w for x (…, k), w (k, m).  dx = dz · wᵀ,  dw = xᵀ · dz.  Saves both operands.
 struct MatMulOp {
   static constexpr const char* name = "matmul";
+  OpInfo info() const { return {OpKind::matmul, 0, x.shape(), w.shape()}; }
   Tensor x, w;
   Tensor forward(const Tensor& x_in, const Tensor& w_in) {
     LOOM_CHECK(x_in.dimension() >= 2 && w_in.dimension() == 2, ValueError, name,

@@ -9,6 +9,9 @@
 namespace loom {
 namespace {
 
+using detail::OpInfo;
+using detail::OpKind;
+
 /// y = x viewed with a new shape.  dx = dy viewed with x's shape.
 struct ReshapeOp {
   static constexpr const char* name = "reshape";
@@ -46,6 +49,7 @@ struct ReverseOp {
 /// y = x[start : start+length] along axis.  dx = zeros with dy written at that range.
 struct SliceOp {
   static constexpr const char* name = "slice";
+  OpInfo info() const { return {OpKind::along_axis, axis < 0 ? axis + shape.rank() : axis, {}, {}}; }
   int axis;
   std::int64_t start, length;
   Shape shape;
@@ -63,6 +67,7 @@ struct SliceOp {
 /// y = concat(xs, axis).  dxᵢ = the slice of dy that xᵢ filled.
 struct ConcatOp {
   static constexpr const char* name = "concat";
+  OpInfo info() const { return {OpKind::along_axis, axis, {}, {}}; }
   int axis;
   std::vector<std::int64_t> extents;
   Tensor forward(const std::vector<Tensor>& xs) {
@@ -160,6 +165,7 @@ struct UnstackOp {
 /// ys = `parts` equal pieces of x along axis.  dx = concat(dys).
 struct SplitOp {
   static constexpr const char* name = "split";
+  OpInfo info() const { return {OpKind::along_axis, axis, {}, {}}; }
   int parts;
   int axis;
   Shape piece;

@@ -51,6 +51,23 @@ class SlotList {
   std::size_t size_ = 0;
 };
 
+/// What an op tells the RNN loop compiler about itself (`info()` on the op struct; ops without one
+/// are opaque). The compiler only needs to know which ops give the same result when several time
+/// steps' rows are stacked into one tensor, so the kinds describe that, not the arithmetic.
+enum class OpKind : std::uint8_t {
+  opaque,      ///< unknown: always replayed step by step
+  unary,       ///< element-wise in one input (activations, scalar arithmetic)
+  binary,      ///< element-wise in two broadcast operands; `a`, `b` are their traced shapes
+  matmul,      ///< (…, K)·(K, N)
+  along_axis,  ///< split / slice / concat / softmax along `axis` (normalised at trace time)
+};
+
+struct OpInfo {
+  OpKind kind = OpKind::opaque;
+  int axis = 0;
+  Shape a, b;
+};
+
 /// One recorded op. `backward` reads the gradients of `out` from the store and accumulates into the
 /// gradients of `in`; `replay` recomputes the outputs from slot values (for traced step functions).
 class NodeBase {
@@ -60,6 +77,7 @@ class NodeBase {
   virtual void backward(GradStore& store) const = 0;
   virtual void replay(std::vector<Tensor>& values) = 0;
   virtual std::unique_ptr<NodeBase> clone() const = 0;
+  virtual OpInfo info() const { return {}; }
   SlotList in, out;
 };
 
@@ -132,6 +150,14 @@ void run_backward(const Op& op, const NodeBase& node, GradStore& store) {
   }
 }
 
+template <class Op>
+OpInfo info_of(const Op& op) {
+  if constexpr (requires { { op.info() } -> std::same_as<OpInfo>; })
+    return op.info();
+  else
+    return {};
+}
+
 template <class R>
 void store_outputs(const NodeBase& node, R&& result, std::vector<Tensor>& values) {
   if constexpr (is_multi_output_v<std::decay_t<R>>) {
@@ -158,6 +184,7 @@ class FixedNode final : public NodeBase {
     store_outputs(*this, std::move(result), values);
   }
   std::unique_ptr<NodeBase> clone() const override { return std::make_unique<FixedNode>(*this); }
+  OpInfo info() const override { return info_of(op_); }
   std::array<Tensor, N> constants;
 
  private:
@@ -177,6 +204,7 @@ class ListNode final : public NodeBase {
     store_outputs(*this, op_.forward(xs), values);
   }
   std::unique_ptr<NodeBase> clone() const override { return std::make_unique<ListNode>(*this); }
+  OpInfo info() const override { return info_of(op_); }
   std::vector<Tensor> constants;
 
  private:

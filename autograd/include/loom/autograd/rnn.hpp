@@ -34,8 +34,9 @@ struct StepOutput {
 using StepFunction = std::function<StepOutput(const std::vector<Var>& inputs_t, const std::vector<Var>& states,
                                               const std::vector<Var>& constants)>;
 
-/// Options of `rnn`; names and defaults follow `tf.keras.backend.rnn` (TF2 edition).
-struct RnnOptions {
+/// Options of `rnn`; names and defaults follow `tf.keras.backend.rnn` (TF2 edition), plus two of
+/// loom's own for the loop node (`checkpoint_every`, `compile`).
+struct LoopOptions {
   bool go_backwards = false;   ///< iterate from the last step to the first; outputs stay in that order
   /// Empty, or (samples, time) / (samples, time, 1) — (time, samples[, 1]) when time_major. Any
   /// non-zero entry keeps the step. A masked step leaves every state unchanged and outputs the last
@@ -52,16 +53,35 @@ struct RnnOptions {
   /// Loop node only: keep states every k steps and recompute the steps in between during backward
   /// (0 = keep every step). Same gradients, less memory.
   std::int64_t checkpoint_every = 0;
+  /// Loop node only: compile the traced step (see `LoopStats`) rather than replay it op by op. The
+  /// numbers agree within rounding (weight gradients are summed in another order); `false` is for
+  /// debugging and comparison.
+  bool compile = true;
+};
+
+/// What the loop node's compiler made of the traced step function (all zero when unrolled). Ops
+/// that read neither an input nor a state run once per call; ops on the inputs that no state
+/// reaches run once over all time steps with their rows stacked (`x·W + b` becomes one product
+/// with T·B rows, and so does its backward); a per-step product with a weight defers the weight's
+/// gradient to one product over all steps after the sweep. Everything else is replayed per step.
+struct LoopStats {
+  bool compiled = false;
+  std::int32_t ops = 0;               ///< ops in the traced step
+  std::int32_t invariant_ops = 0;     ///< run once per call
+  std::int32_t hoisted_ops = 0;       ///< run once over all steps, before the loop
+  std::int32_t step_ops = 0;          ///< run at every step
+  std::int32_t deferred_matmuls = 0;  ///< step products whose weight gradient is one product after the sweep
 };
 
 /// The results of `rnn`. For nested outputs, `nested_last_outputs` and `nested_outputs` hold one Var
 /// per output leaf and `last_output`/`outputs` are the first leaf's.
-struct RnnResult {
+struct LoopResult {
   Var last_output;              ///< output of the last processed step, (samples, …)
   Var outputs;                  ///< (samples, time, …) in processing order ((time, samples, …) time-major)
   std::vector<Var> new_states;  ///< the states after the last step (masked steps excluded)
   std::vector<Var> nested_last_outputs;
   std::vector<Var> nested_outputs;
+  LoopStats stats;              ///< the loop compiler's report
 };
 
 /// Iterates `step_function` over the time axis of `inputs`, like `tf.keras.backend.rnn`.
@@ -86,8 +106,8 @@ struct RnnResult {
 ///     Var h = matmul(x[0], kernel) + matmul(s[0], recurrent);
 ///     return StepOutput(h, {h});
 ///   };
-///   RnnResult r = backend::rnn(step, {x}, {Var(Tensor::zeros({batch, 32}))}, {.mask = mask});
-RnnResult rnn(const StepFunction& step_function, const std::vector<Var>& inputs,
-              const std::vector<Var>& initial_states, const RnnOptions& options = {});
+///   LoopResult r = backend::rnn(step, {x}, {Var(Tensor::zeros({batch, 32}))}, {.mask = mask});
+LoopResult rnn(const StepFunction& step_function, const std::vector<Var>& inputs,
+              const std::vector<Var>& initial_states, const LoopOptions& options = {});
 
 }  // namespace loom::backend
