@@ -2,11 +2,13 @@
 // Initializers: Keras's variance-scaling formulas, truncated normals and the orthogonal QR.
 #include "loom/layers/initializers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "loom/core/check.hpp"
+#include "loom/core/gemm.hpp"
 
 namespace loom {
 namespace {
@@ -38,46 +40,105 @@ Tensor truncated(const Shape& shape, double mean, double stddev, DType dtype, Ge
   return t.to(dtype);
 }
 
-// Orthogonal matrix (rows × cols) via Householder QR of a Gaussian (max × min) matrix, in f64.
+// Orthogonal matrix (rows × cols) via a thin, blocked Householder QR of a Gaussian (max × min) matrix,
+// in f64: A = Q R with Q (m × n), O(m·n²). Panels of kPanel columns are factored one reflector at a
+// time; each panel's reflectors then act together as I − V·T·Vᵀ (compact WY), applied to the rest
+// of A and, last panel first, to the first n columns of the identity, as GEMMs.
 Tensor orthogonal_matrix(std::int64_t rows, std::int64_t cols, double gain, Generator& gen) {
+  constexpr std::int64_t kPanel = 32;
   const std::int64_t m = std::max(rows, cols), n = std::min(rows, cols);
+  // Row-major throughout; the unblocked loops run along rows, so they vectorise without reassociating sums.
   std::vector<double> a = Tensor::normal({m, n}, 0.0, 1.0, DType::f64, &gen).to_vector<double>();
-  std::vector<double> q(static_cast<std::size_t>(m * m), 0.0);
-  for (std::int64_t i = 0; i < m; ++i) q[i * m + i] = 1.0;
-  // Householder reflections: A = Q R; Q accumulated explicitly (m × m), R left in a.
-  for (std::int64_t k = 0; k < n; ++k) {
-    double norm = 0;
-    for (std::int64_t i = k; i < m; ++i) norm += a[i * n + k] * a[i * n + k];
-    norm = std::sqrt(norm);
-    if (norm == 0) continue;
-    const double alpha = a[k * n + k] > 0 ? -norm : norm;
-    std::vector<double> v(static_cast<std::size_t>(m), 0.0);
-    for (std::int64_t i = k; i < m; ++i) v[i] = a[i * n + k];
-    v[k] -= alpha;
-    double vv = 0;
-    for (std::int64_t i = k; i < m; ++i) vv += v[i] * v[i];
-    if (vv == 0) continue;
-    for (std::int64_t j = 0; j < n; ++j) {  // a ← (I − 2vvᵀ/vᵀv) a
-      double d = 0;
-      for (std::int64_t i = k; i < m; ++i) d += v[i] * a[i * n + j];
-      for (std::int64_t i = k; i < m; ++i) a[i * n + j] -= 2 * d / vv * v[i];
+  auto at = [n](std::int64_t i, std::int64_t j) { return static_cast<std::size_t>(i * n + j); };
+  std::vector<double> v(static_cast<std::size_t>(m * n), 0.0), beta(static_cast<std::size_t>(n), 0.0);
+  std::vector<double> d(static_cast<std::size_t>(n));
+
+  // Rows [r0, m) × columns [c0, c1) of a row-major (m × n) matrix, as a tensor, and back.
+  auto block = [&](const std::vector<double>& x, std::int64_t r0, std::int64_t c0, std::int64_t c1) {
+    Tensor t = Tensor::empty({m - r0, c1 - c0}, DType::f64);
+    double* p = t.data<double>();
+    for (std::int64_t i = r0; i < m; ++i)
+      for (std::int64_t j = c0; j < c1; ++j) *p++ = x[at(i, j)];
+    return t;
+  };
+  auto store = [&](std::vector<double>& x, const Tensor& t, std::int64_t r0, std::int64_t c0) {
+    const double* p = t.data<double>();
+    const std::int64_t c1 = c0 + t.shape(1);
+    for (std::int64_t i = r0; i < m; ++i)
+      for (std::int64_t j = c0; j < c1; ++j) x[at(i, j)] = *p++;
+  };
+  // T (kb × kb, upper) of the panel [k0, k0 + kb) whose reflectors are the columns of vb:
+  // H_k0 ⋯ H_(k0+kb−1) = I − V T Vᵀ, with T[:i, i] = −β_i T[:i, :i] (Vᵀ v_i).
+  auto panel_t = [&](const Tensor& vb, std::int64_t k0, std::int64_t kb) {
+    Tensor z = Tensor::empty({kb, kb}, DType::f64);
+    core::gemm(vb, true, vb, false, z);  // z = Vᵀ V
+    const double* zp = z.data<double>();
+    Tensor t = Tensor::zeros({kb, kb}, DType::f64);
+    double* tp = t.data<double>();
+    for (std::int64_t i = 0; i < kb; ++i) {
+      const double b = beta[static_cast<std::size_t>(k0 + i)];
+      tp[i * kb + i] = b;
+      for (std::int64_t j = 0; j < i; ++j) {
+        double sum = 0;
+        for (std::int64_t l = j; l < i; ++l) sum += tp[j * kb + l] * zp[l * kb + i];
+        tp[j * kb + i] = -b * sum;
+      }
     }
-    for (std::int64_t r = 0; r < m; ++r) {  // q ← q (I − 2vvᵀ/vᵀv)
-      double d = 0;
-      for (std::int64_t i = k; i < m; ++i) d += q[r * m + i] * v[i];
-      for (std::int64_t i = k; i < m; ++i) q[r * m + i] -= 2 * d / vv * v[i];
+    return t;
+  };
+  // x[r0:, c0:c1] ← (I − V op(T) Vᵀ) x[r0:, c0:c1] for the panel starting at k0 = r0.
+  auto apply_panel = [&](std::vector<double>& x, std::int64_t k0, std::int64_t kb, bool transpose_t, std::int64_t c0,
+                         std::int64_t c1) {
+    if (c0 >= c1) return;
+    const Tensor vb = block(v, k0, k0, k0 + kb), t = panel_t(vb, k0, kb);
+    Tensor xb = block(x, k0, c0, c1);
+    Tensor w = Tensor::empty({kb, c1 - c0}, DType::f64), tw = Tensor::empty({kb, c1 - c0}, DType::f64);
+    core::gemm(vb, true, xb, false, w);            // W = Vᵀ X
+    core::gemm(t, transpose_t, w, false, tw);      // W = op(T) W
+    core::gemm(vb, false, tw, false, xb, -1.0, 1.0);  // X −= V W
+    store(x, xb, k0, c0);
+  };
+
+  for (std::int64_t k0 = 0; k0 < n; k0 += kPanel) {
+    const std::int64_t kb = std::min(kPanel, n - k0), c_end = k0 + kb;
+    for (std::int64_t k = k0; k < c_end; ++k) {  // reflector k: H = I − β v vᵀ, v zero above row k
+      double norm = 0;
+      for (std::int64_t i = k; i < m; ++i) norm += a[at(i, k)] * a[at(i, k)];
+      norm = std::sqrt(norm);
+      if (norm == 0) continue;
+      const double alpha = a[at(k, k)] > 0 ? -norm : norm;
+      double vv = 0;
+      for (std::int64_t i = k; i < m; ++i) {
+        const double vi = a[at(i, k)] - (i == k ? alpha : 0.0);
+        v[at(i, k)] = vi;
+        vv += vi * vi;
+      }
+      if (vv == 0) continue;
+      const double b = beta[static_cast<std::size_t>(k)] = 2 / vv;
+      std::fill(d.begin(), d.end(), 0.0);  // the panel's columns k..c_end ← H a (earlier ones are done)
+      for (std::int64_t i = k; i < m; ++i)
+        for (std::int64_t j = k; j < c_end; ++j) d[static_cast<std::size_t>(j)] += v[at(i, k)] * a[at(i, j)];
+      for (std::int64_t i = k; i < m; ++i)
+        for (std::int64_t j = k; j < c_end; ++j) a[at(i, j)] -= b * v[at(i, k)] * d[static_cast<std::size_t>(j)];
     }
+    // The rest of A sees the panel's reflectors in order: H_(c_end−1) ⋯ H_k0 = (I − V T Vᵀ)ᵀ.
+    apply_panel(a, k0, kb, /*transpose_t=*/true, c_end, n);
   }
-  // The first n columns of Q, with the signs of R's diagonal folded in (makes Q unique, as Keras does).
+  // Q = H₀ H₁ ⋯ Hₙ₋₁ I[:, :n], last panel first; columns before k0 are still zero below row k0.
+  std::vector<double> q(static_cast<std::size_t>(m * n), 0.0);
+  for (std::int64_t i = 0; i < n; ++i) q[at(i, i)] = 1.0;
+  for (std::int64_t k0 = (n - 1) / kPanel * kPanel; k0 >= 0; k0 -= kPanel)
+    apply_panel(q, k0, std::min(kPanel, n - k0), /*transpose_t=*/false, k0, n);
+  // Q's columns with the signs of R's diagonal folded in (makes Q unique, as Keras does).
   std::vector<double> out(static_cast<std::size_t>(rows * cols));
   for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t j = 0; j < n; ++j) {
-      const double sign = a[j * n + j] < 0 ? -1.0 : 1.0;
-      const double v = gain * q[i * m + j] * sign;
+      const double sign = a[at(j, j)] < 0 ? -1.0 : 1.0;
+      const double value = gain * q[at(i, j)] * sign;
       if (rows >= cols)
-        out[i * cols + j] = v;  // (m × n) = (rows × cols)
+        out[static_cast<std::size_t>(i * cols + j)] = value;  // (m × n) = (rows × cols)
       else
-        out[j * cols + i] = v;  // transposed: (n × m) = (rows × cols)
+        out[static_cast<std::size_t>(j * cols + i)] = value;  // transposed: (n × m) = (rows × cols)
     }
   return Tensor::from_vector(out, {rows, cols});
 }

@@ -59,6 +59,24 @@ TEST_CASE("initializers: orthogonal gives orthonormal rows over the whole (u, k�
   testing::check_close(core::matmul_nt(g2, g2), {4, 0, 0, 0, 0, 4, 0, 0, 0, 0, 4, 0, 0, 0, 0, 4}, 0, 1e-12);
 }
 
+TEST_CASE("initializers: orthogonal is Keras's Q of the drawn Gaussian, R's diagonal made positive",
+          "[layers][initializers]") {
+  // Keras: q, r = qr(normal(max, min)); q *= sign(diag(r)); transposed when rows < cols. So Qᵀ·A = R
+  // must be upper triangular with a positive diagonal, for the Gaussian the same generator draws.
+  for (auto [r, c] : {std::pair{40, 12}, {12, 40}, {24, 24}}) {
+    CAPTURE(r, c);
+    Generator g1(9), g2(9);
+    const Tensor q = initializers::orthogonal(1.0)({r, c}, DType::f64, g1);
+    const std::int64_t m = std::max(r, c), n = std::min(r, c);
+    const Tensor a = Tensor::normal({m, n}, 0.0, 1.0, DType::f64, &g2);
+    const Tensor tri = r >= c ? core::matmul_tn(q, a) : core::matmul(q, a);  // (n, n)
+    for (std::int64_t i = 0; i < n; ++i) {
+      CHECK(tri.get({i, i}) > 0);
+      for (std::int64_t j = 0; j < i; ++j) CHECK(std::abs(tri.get({i, j})) < 1e-12);
+    }
+  }
+}
+
 TEST_CASE("initializers: LSTM's unit_forget_bias sets the forget block to one", "[layers][initializers]") {
   LSTM lstm(3, {.bias_initializer = initializers::constant(0.03)});
   lstm.build_for({1, 2, 4});
