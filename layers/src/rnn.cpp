@@ -32,6 +32,7 @@ RNNOptions rnn_options(const nlohmann::json& c, const char* api) {
   o.unroll = detail::field<bool>(c, "unroll", false, api);
   o.time_major = detail::field<bool>(c, "time_major", false, api);
   o.zero_output_for_mask = detail::field<bool>(c, "zero_output_for_mask", false, api);
+  o.checkpoint_every = detail::field<std::int64_t>(c, "checkpoint_every", 0, api);
   o.name = detail::field<std::string>(c, "name", "", api);
   return o;
 }
@@ -46,6 +47,10 @@ RNN::RNN(std::vector<std::shared_ptr<Cell>> cells, RNNOptions options)
 RNN::RNN(std::string class_name, std::shared_ptr<Cell> cell, RNNOptions options)
     : Layer(std::move(class_name), options.name), cell_(std::move(cell)), options_(std::move(options)) {
   LOOM_CHECK(cell_ != nullptr, ValueError, "RNN: Argument `cell` should be a cell; got a null pointer.");
+  LOOM_CHECK(options_.checkpoint_every >= 0, ValueError, this->class_name(),
+             ": checkpoint_every must be >= 0 (0 keeps every step); got ", options_.checkpoint_every, ".");
+  LOOM_CHECK(options_.checkpoint_every == 0 || !options_.unroll, ValueError, this->class_name(),
+             ": checkpoint_every applies to the loop node and cannot be combined with unroll=True.");
 }
 
 void RNN::build(const Shape& input_shape) { build_nested({input_shape}); }
@@ -128,7 +133,8 @@ RNNOutput RNN::call(const std::vector<Var>& inputs, const RNNCallArgs& args) {
                          .unroll = options_.unroll,
                          .time_major = options_.time_major,
                          .zero_output_for_mask = options_.zero_output_for_mask,
-                         .return_all_outputs = options_.return_sequences};
+                         .return_all_outputs = options_.return_sequences,
+                         .checkpoint_every = options_.checkpoint_every};
   cell.begin_call(batch, dtype(), training);
   backend::LoopResult r;
   try {
@@ -237,6 +243,7 @@ nlohmann::json RNN::rnn_config() const {
   c["unroll"] = options_.unroll;
   c["time_major"] = options_.time_major;
   c["zero_output_for_mask"] = options_.zero_output_for_mask;
+  if (options_.checkpoint_every != 0) c["checkpoint_every"] = options_.checkpoint_every;  // loom's own key
   return c;
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The RNN layer's rules (KERAS_SEMANTICS §2): the seed's examples, shapes, masks, constants, high-dimensional,
 // nested and stateless cells, statefulness and reset_states, dropout masks, and errors.
+#include <nlohmann/json.hpp>
+
 #include "test_cells.hpp"
 
 using namespace loom;
@@ -196,4 +198,33 @@ TEST_CASE("RNN: bad inputs and initial states throw and change nothing", "[layer
   GradientTape tape;
   CHECK_THROWS(layer.call(x, {.initial_state = {Var(Tensor::zeros({2, 3}))}}));
   CHECK(tape.size() == 0);
+}
+
+TEST_CASE("RNN: checkpoint_every on the layer gives the same outputs and gradients with less memory",
+          "[layers][rnn]") {
+  const Tensor x = testing::random({4, 30, 5}, DType::f64, 3);
+  auto run = [&](std::int64_t checkpoint, std::size_t* peak) {
+    manual_seed(11);
+    GRU gru(6, {}, {.return_sequences = true, .checkpoint_every = checkpoint});
+    gru.set_dtype(DType::f64);
+    gru.build_for(x.shape());
+    reset_peak_memory();
+    const std::size_t base = memory_stats().current_bytes;
+    GradientTape tape;
+    const Var y = gru(Var(x));
+    std::vector<Tensor> out = tape.gradient(sum(y * y), gru.trainable_weights());
+    *peak = memory_stats().peak_bytes - base;
+    out.push_back(y.value());
+    return out;
+  };
+  std::size_t full = 0, checkpointed = 0;
+  const std::vector<Tensor> a = run(0, &full), b = run(5, &checkpointed);
+  for (std::size_t i = 0; i < a.size(); ++i) testing::check_close(b[i], a[i], 1e-12, 1e-14);
+  CHECK(checkpointed < full);
+  LSTM lstm(3, {}, {.checkpoint_every = 4});
+  CHECK(lstm.get_config()["checkpoint_every"] == 4);
+  CHECK(LSTM::from_config(lstm.get_config())->get_config() == lstm.get_config());
+  CHECK(!LSTM(3).get_config().contains("checkpoint_every"));  // Keras configs stay Keras configs
+  CHECK_THROWS_WITH(LSTM(3, {}, {.checkpoint_every = -1}), Contains("checkpoint_every must be >= 0"));
+  CHECK_THROWS_WITH(LSTM(3, {}, {.unroll = true, .checkpoint_every = 2}), Contains("cannot be combined with unroll"));
 }

@@ -19,6 +19,9 @@ struct RNNOptions {
   bool unroll = false;                ///< record every step on the tape instead of one loop node
   bool time_major = false;            ///< inputs and outputs are (time, batch, …)
   bool zero_output_for_mask = false;  ///< masked steps output zeros instead of the last output
+  /// loom's own (not in Keras): keep the states every k steps and recompute the steps in between
+  /// during backward (0 = keep every step). Same gradients, less memory; needs unroll = false.
+  std::int64_t checkpoint_every = 0;
   std::string name;
 };
 
