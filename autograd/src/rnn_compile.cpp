@@ -153,6 +153,7 @@ Program compile(const StepGraph& g, bool optimise) {
     if (p.level[s] == Level::invariant && read_by_step[s]) p.step_invariant_inputs.push_back(slot);
     if (p.level[s] == Level::invariant && read_by_hoisted[s]) p.hoisted_invariant_inputs.push_back(slot);
   }
+  if (optimise) fuse_step_ops(g, p);
   p.stats.compiled = optimise;
   p.stats.ops = static_cast<std::int32_t>(g.nodes().size());
   p.stats.invariant_ops = static_cast<std::int32_t>(p.invariant.size());

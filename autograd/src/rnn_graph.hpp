@@ -34,6 +34,7 @@ struct StepGraph {
   std::vector<std::uint8_t> keep;    // slots whose gradients backward reads (placeholders, captured)
   std::int32_t slots = 0;
   Nodes& nodes() const { return tape->data().nodes; }
+  const Shape& shape(std::int32_t slot) const { return tape->data().shapes[static_cast<std::size_t>(slot)]; }
   /// Slot values before a step: the captured Vars' current values and the constants.
   std::vector<Tensor> initial_values(const std::vector<Tensor>& constants) const;
 };

@@ -49,6 +49,10 @@ struct Program {
 /// Compiles `g`. With `optimise` false every op is a step op (per-op replay, no deferral).
 Program compile(const StepGraph& g, bool optimise);
 
+/// Replaces each connected chain of per-step element-wise ops (with the gate splits and slices
+/// between them) by one fused node (rnn_fuse.cpp). Keeps `deferred` indices valid.
+void fuse_step_ops(const StepGraph& g, Program& p);
+
 /// Points the deferred matmul `node` (a step copy of `Program::step[d.node]`) at `rows`, block `index`.
 void bind_deferred(loom::detail::NodeBase& node, DeferredRows* rows, std::int64_t index);
 

@@ -57,6 +57,7 @@ std::shared_ptr<StepGraph> trace(const StepFunction& step, const std::vector<Ten
     IsolatedRecording isolated;
     g->tape = std::make_unique<GradientTape>(/*persistent=*/true);
     g->tape->data().capture_from = isolated.outer_serials();
+    g->tape->data().record_shapes = true;
     for (const auto* group : {&px, &ps, &pc})
       for (const Var& v : *group)
         if (is_floating(v.dtype())) g->tape->watch(v);

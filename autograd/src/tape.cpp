@@ -33,6 +33,7 @@ ThreadState& thread_state() noexcept {
 std::int32_t add_leaf(TapeData& tape, const Var& v) {
   const std::int32_t slot = tape.slots++;
   v.impl()->add_mark(tape.serial, slot);
+  if (tape.record_shapes) tape.shapes.push_back(v.shape());
   tape.leaves.emplace_back(slot, v.shared_impl());
   return slot;
 }
@@ -108,6 +109,7 @@ std::int32_t track_input(TapeData& tape, const Var& v) {
 std::int32_t output_slot(TapeData& tape, const Var& out) {
   const std::int32_t slot = tape.slots++;
   out.impl()->add_mark(tape.serial, slot);
+  if (tape.record_shapes) tape.shapes.push_back(out.shape());
   return slot;
 }
 

@@ -23,6 +23,9 @@ struct TapeData {
   // A tracing tape also watches, on first use, every Var these (outer) tapes track: the values a
   // traced step function captures from its surroundings stay differentiable.
   std::vector<std::uint64_t> capture_from;
+  // A tracing tape records each slot's shape (for the loop compiler); other tapes do not pay for it.
+  bool record_shapes = false;
+  std::vector<Shape> shapes;
 };
 
 /// Makes `v` a leaf of `tape` and returns its new slot.

@@ -87,7 +87,9 @@ TEST_CASE("rnn compiler: a tanh cell hoists x·W, defers h·U and runs constants
   CHECK(r.stats.hoisted_ops == 1);
   CHECK(r.stats.invariant_ops == 1);
   CHECK(r.stats.deferred_matmuls == 1);
-  CHECK(r.stats.step_ops == 5);
+  CHECK(r.stats.fused_ops == 4);  // the three adds and tanh: one pass per step
+  CHECK(r.stats.fused_kernels == 1);
+  CHECK(r.stats.step_ops == 2);   // the deferred product and the fused kernel
   const auto replay = backend::rnn(cell.step(), {x}, {h0}, {.constants = {c}, .compile = false});
   CHECK(!replay.stats.compiled);
   CHECK(replay.stats.step_ops == 7);
@@ -158,7 +160,8 @@ TEST_CASE("rnn compiler: an op it does not know runs per step, mixed with hoiste
   const backend::LoopStats stats = stats_of(f, inputs);
   CHECK(stats.hoisted_ops == 1);  // matmul(x, W); cube and everything after it run per step
   CHECK(stats.deferred_matmuls == 1);
-  CHECK(stats.step_ops == stats.ops - 1);
+  CHECK(stats.fused_ops == 3);    // ·0.5, + and tanh; both cubes stay ops of their own
+  CHECK(stats.step_ops == 4);     // cube, cube, the deferred product, the fused kernel
   testing::check_gradients([&](const Vars& v) { return f(v, nullptr); }, inputs);
 
   const Var w = Var::variable(testing::input64({2, 3}, 23), "w"), u = Var::variable(testing::input64({3, 3}, 24), "u");

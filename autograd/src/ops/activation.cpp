@@ -15,7 +15,7 @@ using detail::OpKind;
 /// y = tanh x.  dx = dy ⊙ (1 − y²).  Saves y.
 struct TanhOp {
   static constexpr const char* name = "tanh";
-  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}, core::EwOp::tanh, 0}; }
   Tensor y;
   Tensor forward(const Tensor& x) { return y = core::tanh(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::tanh_backward(dy, y)); }
@@ -24,7 +24,7 @@ struct TanhOp {
 /// y = σ(x).  dx = dy ⊙ y ⊙ (1 − y).  Saves y.
 struct SigmoidOp {
   static constexpr const char* name = "sigmoid";
-  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}, core::EwOp::sigmoid, 0}; }
   Tensor y;
   Tensor forward(const Tensor& x) { return y = core::sigmoid(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::sigmoid_backward(dy, y)); }
@@ -33,7 +33,7 @@ struct SigmoidOp {
 /// y = clip(0.2x + 0.5, 0, 1).  dx = 0.2·dy inside (−2.5, 2.5).  Saves x (y cannot tell the edges).
 struct HardSigmoidOp {
   static constexpr const char* name = "hard_sigmoid";
-  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}, core::EwOp::hard_sigmoid, 0}; }
   Tensor x;
   Tensor forward(const Tensor& x_in) {
     x = x_in;
@@ -45,7 +45,7 @@ struct HardSigmoidOp {
 /// y = max(x, 0).  dx = dy where y > 0.  Saves y.
 struct ReluOp {
   static constexpr const char* name = "relu";
-  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}, core::EwOp::relu, 0}; }
   Tensor y;
   Tensor forward(const Tensor& x) { return y = core::relu(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::relu_backward(dy, y)); }
@@ -54,7 +54,7 @@ struct ReluOp {
 /// y = eˣ.  dx = dy ⊙ y.  Saves y.
 struct ExpOp {
   static constexpr const char* name = "exp";
-  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}, core::EwOp::exp, 0}; }
   Tensor y;
   Tensor forward(const Tensor& x) { return y = core::exp(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::mul(dy, y)); }
@@ -63,7 +63,7 @@ struct ExpOp {
 /// y = ln x.  dx = dy / x.  Saves x.
 struct LogOp {
   static constexpr const char* name = "log";
-  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}, core::EwOp::log, 0}; }
   Tensor x;
   Tensor forward(const Tensor& x_in) {
     x = x_in;

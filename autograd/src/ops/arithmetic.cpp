@@ -22,7 +22,7 @@ void check_operands(const char* api, const Tensor& a, const Tensor& b) {
 /// z = a + b.  da = dy,  db = dy (each summed to its operand's shape).
 struct AddOp {
   static constexpr const char* name = "add";
-  OpInfo info() const { return {OpKind::binary, 0, sa, sb}; }
+  OpInfo info() const { return {OpKind::binary, 0, sa, sb, core::EwOp::add}; }
   Shape sa, sb;
   Tensor forward(const Tensor& a, const Tensor& b) {
     check_operands(name, a, b);
@@ -39,7 +39,7 @@ struct AddOp {
 /// z = a − b.  da = dy,  db = −dy.
 struct SubOp {
   static constexpr const char* name = "sub";
-  OpInfo info() const { return {OpKind::binary, 0, sa, sb}; }
+  OpInfo info() const { return {OpKind::binary, 0, sa, sb, core::EwOp::sub}; }
   Shape sa, sb;
   Tensor forward(const Tensor& a, const Tensor& b) {
     check_operands(name, a, b);
@@ -56,7 +56,7 @@ struct SubOp {
 /// z = a ⊙ b.  da = dy ⊙ b,  db = dy ⊙ a.  Saves both operands.
 struct MulOp {
   static constexpr const char* name = "mul";
-  OpInfo info() const { return {OpKind::binary, 0, a.shape(), b.shape()}; }
+  OpInfo info() const { return {OpKind::binary, 0, a.shape(), b.shape(), core::EwOp::mul}; }
   Tensor a, b;
   Tensor forward(const Tensor& a_in, const Tensor& b_in) {
     check_operands(name, a_in, b_in);
@@ -73,7 +73,7 @@ struct MulOp {
 /// z = a / b.  da = dy / b,  db = −dy ⊙ z / b.  Saves b and the output z.
 struct DivOp {
   static constexpr const char* name = "div";
-  OpInfo info() const { return {OpKind::binary, 0, sa, b.shape()}; }
+  OpInfo info() const { return {OpKind::binary, 0, sa, b.shape(), core::EwOp::div}; }
   Tensor b, z;
   Shape sa;
   Tensor forward(const Tensor& a, const Tensor& b_in) {
@@ -93,7 +93,7 @@ struct DivOp {
 /// z = −x.  dx = −dy.
 struct NegOp {
   static constexpr const char* name = "neg";
-  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
+  static OpInfo info() { return {OpKind::unary, 0, {}, {}, core::EwOp::neg, 0}; }
   Tensor forward(const Tensor& x) { return core::neg(x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::neg(dy)); }
 };
@@ -101,7 +101,7 @@ struct NegOp {
 /// z = x + s.  dx = dy.
 struct AddScalarOp {
   static constexpr const char* name = "add";
-  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
+  OpInfo info() const { return {OpKind::unary, 0, {}, {}, core::EwOp::add_scalar, s}; }
   double s;
   Tensor forward(const Tensor& x) { return core::add(x, s); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, dy); }
@@ -110,7 +110,7 @@ struct AddScalarOp {
 /// z = x · s.  dx = s · dy.
 struct MulScalarOp {
   static constexpr const char* name = "mul";
-  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
+  OpInfo info() const { return {OpKind::unary, 0, {}, {}, core::EwOp::mul_scalar, s}; }
   double s;
   Tensor forward(const Tensor& x) { return core::mul(x, s); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::mul(dy, s)); }
@@ -119,7 +119,7 @@ struct MulScalarOp {
 /// z = s − x.  dx = −dy.
 struct RSubScalarOp {
   static constexpr const char* name = "sub";
-  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
+  OpInfo info() const { return {OpKind::unary, 0, {}, {}, core::EwOp::rsub_scalar, s}; }
   double s;
   Tensor forward(const Tensor& x) { return core::rsub(s, x); }
   void backward(const Tensor& dy, Grads& g) const { g.add(0, core::neg(dy)); }
@@ -128,7 +128,7 @@ struct RSubScalarOp {
 /// z = s / x.  dx = −dy ⊙ z / x.  Saves x and z.
 struct RDivScalarOp {
   static constexpr const char* name = "div";
-  static OpInfo info() { return {OpKind::unary, 0, {}, {}}; }
+  OpInfo info() const { return {OpKind::unary, 0, {}, {}, core::EwOp::rdiv_scalar, s}; }
   double s;
   Tensor x, z;
   Tensor forward(const Tensor& x_in) {

@@ -49,7 +49,9 @@ struct ReverseOp {
 /// y = x[start : start+length] along axis.  dx = zeros with dy written at that range.
 struct SliceOp {
   static constexpr const char* name = "slice";
-  OpInfo info() const { return {OpKind::along_axis, axis < 0 ? axis + shape.rank() : axis, {}, {}}; }
+  OpInfo info() const {
+    return {OpKind::along_axis, axis < 0 ? axis + shape.rank() : axis, shape, {}, core::EwOp::input, 0, 0, start, length};
+  }
   int axis;
   std::int64_t start, length;
   Shape shape;
@@ -165,7 +167,7 @@ struct UnstackOp {
 /// ys = `parts` equal pieces of x along axis.  dx = concat(dys).
 struct SplitOp {
   static constexpr const char* name = "split";
-  OpInfo info() const { return {OpKind::along_axis, axis, {}, {}}; }
+  OpInfo info() const { return {OpKind::along_axis, axis, {}, {}, core::EwOp::input, 0, parts, 0, piece[axis]}; }
   int parts;
   int axis;
   Shape piece;

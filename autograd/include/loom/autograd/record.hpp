@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "loom/autograd/tape.hpp"
+#include "loom/core/fused.hpp"
 #include "loom/autograd/var.hpp"
 
 namespace loom {
@@ -66,6 +67,10 @@ struct OpInfo {
   OpKind kind = OpKind::opaque;
   int axis = 0;
   Shape a, b;
+  core::EwOp fn = core::EwOp::input;  ///< unary/binary: the element-wise function (fusable ops only)
+  double scalar = 0;                  ///< for the scalar forms (x + s, x·s, s − x, s / x)
+  int parts = 0;                      ///< along_axis: split into `parts` pieces of `length`
+  std::int64_t start = 0, length = 0; ///< along_axis: slice [start, start + length) (parts = 0)
 };
 
 /// One recorded op. `backward` reads the gradients of `out` from the store and accumulates into the
@@ -78,6 +83,8 @@ class NodeBase {
   virtual void replay(std::vector<Tensor>& values) = 0;
   virtual std::unique_ptr<NodeBase> clone() const = 0;
   virtual OpInfo info() const { return {}; }
+  /// The value of input i when no tape tracks it (kept for replay), else nullptr.
+  virtual const Tensor* constant_input(std::size_t) const { return nullptr; }
   SlotList in, out;
 };
 
@@ -185,6 +192,7 @@ class FixedNode final : public NodeBase {
   }
   std::unique_ptr<NodeBase> clone() const override { return std::make_unique<FixedNode>(*this); }
   OpInfo info() const override { return info_of(op_); }
+  const Tensor* constant_input(std::size_t i) const override { return i < N && in[i] < 0 ? &constants[i] : nullptr; }
   std::array<Tensor, N> constants;
 
  private:
@@ -205,6 +213,9 @@ class ListNode final : public NodeBase {
   }
   std::unique_ptr<NodeBase> clone() const override { return std::make_unique<ListNode>(*this); }
   OpInfo info() const override { return info_of(op_); }
+  const Tensor* constant_input(std::size_t i) const override {
+    return i < constants.size() && in[i] < 0 ? &constants[i] : nullptr;
+  }
   std::vector<Tensor> constants;
 
  private:

@@ -63,7 +63,9 @@ struct LoopOptions {
 /// that read neither an input nor a state run once per call; ops on the inputs that no state
 /// reaches run once over all time steps with their rows stacked (`x·W + b` becomes one product
 /// with T·B rows, and so does its backward); a per-step product with a weight defers the weight's
-/// gradient to one product over all steps after the sweep. Everything else is replayed per step.
+/// gradient to one product over all steps after the sweep; each chain of per-step element-wise ops
+/// (activations, products, sums, gate slices) runs as one fused kernel that keeps its intermediates
+/// in registers. Everything else is replayed per step, op by op.
 struct LoopStats {
   bool compiled = false;
   std::int32_t ops = 0;               ///< ops in the traced step
@@ -71,6 +73,8 @@ struct LoopStats {
   std::int32_t hoisted_ops = 0;       ///< run once over all steps, before the loop
   std::int32_t step_ops = 0;          ///< run at every step
   std::int32_t deferred_matmuls = 0;  ///< step products whose weight gradient is one product after the sweep
+  std::int32_t fused_ops = 0;         ///< step ops folded into fused element-wise kernels
+  std::int32_t fused_kernels = 0;     ///< those kernels (each one pass over the data per step)
 };
 
 /// The results of `rnn`. For nested outputs, `nested_last_outputs` and `nested_outputs` hold one Var

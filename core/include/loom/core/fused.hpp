@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// Fused element-wise programs: a chain of element-wise ops run as one pass over a 2-D domain, with
+// the intermediates in registers. The RNN loop compiler builds them from traced step graphs.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "loom/core/tensor.hpp"
+
+namespace loom::core {
+
+/// The functions of a fused program. The `_scalar` forms use `FusedInstr::scalar`
+/// (x + s, x·s, s − x, s / x); `input` reads an input.
+enum class EwOp : std::uint8_t {
+  input,
+  add,
+  sub,
+  mul,
+  div,
+  neg,
+  add_scalar,
+  mul_scalar,
+  rsub_scalar,
+  rdiv_scalar,
+  tanh,
+  sigmoid,
+  hard_sigmoid,
+  relu,
+  exp,
+  log,
+};
+
+/// One instruction; its result is the register with the instruction's index.
+struct FusedInstr {
+  EwOp op = EwOp::input;
+  std::int32_t a = -1, b = -1;  ///< operand registers (earlier instructions)
+  std::int32_t input = -1;      ///< `input`: which input it reads
+  std::int64_t offset = 0;      ///< `input`: the column it reads domain column 0 from
+  double scalar = 0;
+};
+
+/// How an input is laid out. Domain element (r, c) of an `input` instruction with column offset o
+/// reads data[r·row_stride + o + c]; row_stride 0 repeats one row for every r; a scalar input reads
+/// its only element.
+struct FusedInput {
+  Tensor tensor;
+  std::int64_t row_stride = 0;
+  bool scalar = false;
+};
+
+/// A program over a (rows × cols) domain: `code` in dependency order, `outputs` the registers it
+/// writes, each as a (rows, cols) tensor. Every element is computed by the same vector code whatever
+/// its position and the thread count, with the formulas of core's element-wise kernels.
+///
+/// `finish()` works out what the reverse pass reads (the operands and results its derivative
+/// formulas use, as the per-op backward would save them): registers that are outputs are read back
+/// from the outputs, input registers from the inputs (`reads_input`), and the others (`saved`) are
+/// written by the forward pass as extra tensors. So nothing is recomputed and nothing else is kept.
+struct FusedProgram {
+  std::vector<FusedInstr> code;
+  std::vector<std::int32_t> outputs;
+  std::vector<std::int32_t> saved;        ///< set by finish()
+  std::vector<std::uint8_t> reads_input;  ///< set by finish(): per input, whether backward reads it
+  void finish(std::size_t inputs);
+};
+
+/// Runs `p` (finished); returns one new (rows, cols) tensor per output, then one per saved register.
+/// Throws ValueError when an input cannot hold what the program reads from it, TypeError when the
+/// inputs' dtypes differ.
+std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
+                                  const std::vector<FusedInput>& in);
+
+/// The reverse pass, from `forward` (what fused_forward returned) and the inputs the program reads
+/// back (`reads_input`; the others may be undefined tensors): adds each input's gradient into
+/// `d_in[i]` (a tensor with input i's numel, at the positions read; undefined = not wanted), given
+/// the outputs' gradients `d_out` (undefined = zero). Inputs repeated over rows, or scalars, are
+/// summed over the rows in a fixed order.
+void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols, const std::vector<FusedInput>& in,
+                    const std::vector<Tensor>& forward, const std::vector<Tensor>& d_out, std::vector<Tensor>& d_in);
+
+}  // namespace loom::core
