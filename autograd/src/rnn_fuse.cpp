@@ -30,50 +30,59 @@ constexpr std::size_t kMaxInstructions = 1024;
 struct Layout {
   std::int64_t row_stride = 0;
   bool scalar = false;
+  Shape shape;  // of the input (its gradient's shape)
 };
 
+/// One fused region. The program and layouts are shared by every step's copy; a copy holds only
+/// that step's inputs (those backward reads) and results.
 class FusedNode final : public NodeBase {
  public:
-  FusedNode(core::FusedProgram program, std::int64_t rows, std::int64_t cols, std::vector<Layout> layout,
-            std::vector<Tensor> constants)
-      : program_(std::move(program)), rows_(rows), cols_(cols), layout_(std::move(layout)), constants_(std::move(constants)) {}
+  struct Kernel {
+    core::FusedProgram program;
+    std::int64_t rows = 0, cols = 0;
+    std::vector<Layout> layout;
+    std::vector<Tensor> constants;  // values of untracked inputs
+  };
+  explicit FusedNode(std::shared_ptr<const Kernel> kernel) : kernel_(std::move(kernel)) {}
   const char* name() const noexcept override { return "fused"; }
-  std::unique_ptr<NodeBase> clone() const override { return std::make_unique<FusedNode>(*this); }
+  std::unique_ptr<NodeBase> clone() const override {
+    auto copy = std::make_unique<FusedNode>(kernel_);
+    copy->in = in;
+    copy->out = out;
+    return copy;
+  }
 
   void replay(std::vector<Tensor>& values) override {
-    inputs_.clear();
-    shapes_.clear();
+    const Kernel& k = *kernel_;
+    inputs_.resize(in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {
-      const Tensor& x = in[i] >= 0 ? values[static_cast<std::size_t>(in[i])] : constants_[i];
-      inputs_.push_back({x, layout_[i].row_stride, layout_[i].scalar});
-      shapes_.push_back(x.shape());
+      inputs_[i].tensor = in[i] >= 0 ? values[static_cast<std::size_t>(in[i])] : k.constants[i];
+      inputs_[i].row_stride = k.layout[i].row_stride;
+      inputs_[i].scalar = k.layout[i].scalar;
     }
-    forward_ = core::fused_forward(program_, rows_, cols_, inputs_);
-    for (std::size_t k = 0; k < out.size(); ++k) values[static_cast<std::size_t>(out[k])] = forward_[k];
+    forward_ = core::fused_forward(k.program, k.rows, k.cols, inputs_);
+    for (std::size_t j = 0; j < out.size(); ++j) values[static_cast<std::size_t>(out[j])] = forward_[j];
     // Keep what the reverse pass reads, as the per-op nodes would: the inputs it reads, the outputs
-    // and the saved registers.
+    // and the saved registers. The others are dropped (their shapes stay in the kernel's layout).
     for (std::size_t i = 0; i < in.size(); ++i)
-      if (!program_.reads_input[i]) inputs_[i].tensor = Tensor();
+      if (!k.program.reads_input[i]) inputs_[i].tensor = Tensor();
   }
 
   void backward(GradStore& store) const override {
+    const Kernel& k = *kernel_;
     Grads g(store, in.data(), in.size());
-    std::vector<Tensor> d_out, d_in(in.size());
-    for (std::size_t k = 0; k < out.size(); ++k) d_out.push_back(store.grad[static_cast<std::size_t>(out[k])]);
+    std::vector<Tensor> d_out(out.size()), d_in(in.size());
+    for (std::size_t j = 0; j < out.size(); ++j) d_out[j] = store.grad[static_cast<std::size_t>(out[j])];
     for (std::size_t i = 0; i < in.size(); ++i)
-      if (g.needed(i)) d_in[i] = Tensor::zeros(shapes_[i], forward_.front().dtype());
-    core::fused_backward(program_, rows_, cols_, inputs_, forward_, d_out, d_in);
+      if (g.needed(i)) d_in[i] = Tensor::zeros(k.layout[i].shape, forward_.front().dtype());
+    core::fused_backward(k.program, k.rows, k.cols, inputs_, forward_, d_out, d_in);
     for (std::size_t i = 0; i < in.size(); ++i)
       if (d_in[i].defined()) g.add(i, d_in[i]);
   }
 
  private:
-  core::FusedProgram program_;
-  std::int64_t rows_, cols_;
-  std::vector<Layout> layout_;
-  std::vector<Tensor> constants_;
+  std::shared_ptr<const Kernel> kernel_;
   std::vector<core::FusedInput> inputs_;  // this step's inputs (only those backward reads are kept)
-  std::vector<Shape> shapes_;
   std::vector<Tensor> forward_;           // this step's outputs and saved registers
 };
 
@@ -165,6 +174,7 @@ class RegionBuilder {
   std::int32_t leaf(std::int32_t slot, const Shape* shape, const Tensor* value, std::int64_t offset) {
     Layout l;
     const Shape& s = *shape;
+    l.shape = s;
     if (s.numel() == 1) {
       l.scalar = true;
     } else if (s.rank() == 2 && s[0] == rows_ && offset + cols_ <= s[1]) {
@@ -255,8 +265,13 @@ void fuse_step_ops(const StepGraph& g, Program& p) {
     for (std::int32_t s : outputs) b.program.outputs.push_back(b.emit(s, 0));
     if (!b.ok()) continue;
     b.program.finish(b.input_slots.size());
-    auto node = std::make_unique<FusedNode>(std::move(b.program), domain[0], domain[1], std::move(b.layout),
-                                            std::move(b.constants));
+    auto kernel = std::make_shared<FusedNode::Kernel>();
+    kernel->program = std::move(b.program);
+    kernel->rows = domain[0];
+    kernel->cols = domain[1];
+    kernel->layout = std::move(b.layout);
+    kernel->constants = std::move(b.constants);
+    auto node = std::make_unique<FusedNode>(std::move(kernel));
     for (std::int32_t s : b.input_slots) node->in.push_back(s);
     for (std::int32_t s : outputs) node->out.push_back(s);
     replaced[last] = std::move(node);

@@ -15,105 +15,198 @@ namespace {
 
 constexpr std::int64_t kGrainElements = 8192;  // domain elements per parallel chunk of rows
 
+/// Registers for one task: on the stack for programs of up to kInline instructions.
+template <class B>
+class Registers {
+ public:
+  static constexpr std::size_t kInline = 40;
+  explicit Registers(std::size_t n) {
+    if (n > kInline) heap_.resize(n);
+    data_ = n > kInline ? heap_.data() : inline_;
+  }
+  B* data() noexcept { return data_; }
+  B& operator[](std::size_t i) noexcept { return data_[i]; }
+
+ private:
+  B inline_[kInline];
+  std::vector<B> heap_;
+  B* data_;
+};
+
+/// Per-thread vectors a call reuses instead of allocating (the loop calls these kernels every step).
+template <class T>
+struct Scratch {
+  std::vector<const T*> data, dout;
+  std::vector<T*> dst, din;
+  std::vector<std::size_t> repeated;
+  std::vector<std::pair<std::size_t, const T*>> kept;
+};
+
+/// Kv vectors of one row: the unit every instruction runs on, so that the interpreter's dispatch is
+/// paid once per Kv vectors and the vectors' independent chains (exp, tanh) overlap in the core.
+template <class B, int Kv>
+struct Tile {
+  B v[Kv];
+};
+
 template <class T>
 struct Machine {
   using B = simd::batch<T>;
   static constexpr int W = simd::width<T>;
+  static constexpr int Kv = 4;
+  static constexpr int kCols = W * Kv;  // columns per tile
+  using V = Tile<B, Kv>;
 
   const FusedProgram& p;
   const std::vector<FusedInput>& in;
-  std::vector<const T*> data;
+  std::vector<const T*>& data;
 
-  Machine(const FusedProgram& prog, const std::vector<FusedInput>& inputs) : p(prog), in(inputs) {
+  Machine(const FusedProgram& prog, const std::vector<FusedInput>& inputs, std::vector<const T*>& pointers)
+      : p(prog), in(inputs), data(pointers) {
+    data.clear();
     for (const FusedInput& x : in) data.push_back(x.tensor.defined() ? x.tensor.data<T>() : nullptr);
   }
 
-  B load(const FusedInstr& ins, std::int64_t r, std::int64_t c, int n) const {
+  // n valid columns from `at` (n ≤ kCols); the rest of the tile is zero.
+  static V load_row(const T* at, int n) {
+    V t;
+    for (int k = 0; k < Kv; ++k) {
+      const int count = n - k * W;
+      if (count >= W) {
+        t.v[k] = B::load_unaligned(at + k * W);
+      } else if (count > 0) {
+        alignas(64) T buf[W] = {};
+        std::copy(at + k * W, at + k * W + count, buf);
+        t.v[k] = B::load_aligned(buf);
+      } else {
+        t.v[k] = B(T(0));
+      }
+    }
+    return t;
+  }
+  static void store_row(const V& t, T* at, int n) {
+    for (int k = 0; k < Kv; ++k) {
+      const int count = n - k * W;
+      if (count >= W) {
+        t.v[k].store_unaligned(at + k * W);
+      } else if (count > 0) {
+        alignas(64) T buf[W];
+        t.v[k].store_aligned(buf);
+        std::copy(buf, buf + count, at + k * W);
+      }
+    }
+  }
+
+  V load(const FusedInstr& ins, std::int64_t r, std::int64_t c, int n) const {
     const FusedInput& x = in[static_cast<std::size_t>(ins.input)];
     const T* base = data[static_cast<std::size_t>(ins.input)];
-    if (x.scalar) return B(base[0]);
-    const T* at = base + r * x.row_stride + ins.offset + c;
-    if (n == W) return B::load_unaligned(at);
-    alignas(64) T buf[W] = {};
-    std::copy(at, at + n, buf);
-    return B::load_aligned(buf);
+    if (x.scalar) {
+      V t;
+      for (int k = 0; k < Kv; ++k) t.v[k] = B(base[0]);
+      return t;
+    }
+    return load_row(base + r * x.row_stride + ins.offset + c, n);
+  }
+
+  template <class F>
+  static void map(V& out, const V& a, F f) {
+    for (int k = 0; k < Kv; ++k) out.v[k] = f(a.v[k]);
+  }
+  template <class F>
+  static void map(V& out, const V& a, const V& b, F f) {
+    for (int k = 0; k < Kv; ++k) out.v[k] = f(a.v[k], b.v[k]);
+  }
+  // acc += f(a, b, c) lane-wise.
+  template <class F>
+  static void add_to(V& acc, const V& a, const V& b, const V& c, F f) {
+    for (int k = 0; k < Kv; ++k) acc.v[k] += f(a.v[k], b.v[k], c.v[k]);
   }
 
   // reg[i] for every instruction, at tile (r, c..c+n).
-  void forward(B* reg, std::int64_t r, std::int64_t c, int n) const {
-    const T one(1);
+  void forward(V* reg, std::int64_t r, std::int64_t c, int n) const {
+    const B one(T(1)), zero(T(0));
     for (std::size_t i = 0; i < p.code.size(); ++i) {
       const FusedInstr& ins = p.code[i];
-      const auto a = static_cast<std::size_t>(ins.a), b = static_cast<std::size_t>(ins.b);
+      const V& a = reg[ins.a < 0 ? 0 : ins.a];
+      const V& b = reg[ins.b < 0 ? 0 : ins.b];
+      V& y = reg[i];
       const B s(static_cast<T>(ins.scalar));
       switch (ins.op) {
-        case EwOp::input: reg[i] = load(ins, r, c, n); break;
-        case EwOp::add: reg[i] = reg[a] + reg[b]; break;
-        case EwOp::sub: reg[i] = reg[a] - reg[b]; break;
-        case EwOp::mul: reg[i] = reg[a] * reg[b]; break;
-        case EwOp::div: reg[i] = reg[a] / reg[b]; break;
-        case EwOp::neg: reg[i] = -reg[a]; break;
-        case EwOp::add_scalar: reg[i] = reg[a] + s; break;
-        case EwOp::mul_scalar: reg[i] = reg[a] * s; break;
-        case EwOp::rsub_scalar: reg[i] = s - reg[a]; break;
-        case EwOp::rdiv_scalar: reg[i] = s / reg[a]; break;
-        case EwOp::tanh: reg[i] = xsimd::tanh(reg[a]); break;
-        case EwOp::sigmoid: reg[i] = B(one) / (B(one) + xsimd::exp(-reg[a])); break;
+        case EwOp::input: y = load(ins, r, c, n); break;
+        case EwOp::add: map(y, a, b, [](B u, B w) { return u + w; }); break;
+        case EwOp::sub: map(y, a, b, [](B u, B w) { return u - w; }); break;
+        case EwOp::mul: map(y, a, b, [](B u, B w) { return u * w; }); break;
+        case EwOp::div: map(y, a, b, [](B u, B w) { return u / w; }); break;
+        case EwOp::neg: map(y, a, [](B u) { return -u; }); break;
+        case EwOp::add_scalar: map(y, a, [s](B u) { return u + s; }); break;
+        case EwOp::mul_scalar: map(y, a, [s](B u) { return u * s; }); break;
+        case EwOp::rsub_scalar: map(y, a, [s](B u) { return s - u; }); break;
+        case EwOp::rdiv_scalar: map(y, a, [s](B u) { return s / u; }); break;
+        case EwOp::tanh: map(y, a, [](B u) { return xsimd::tanh(u); }); break;
+        case EwOp::sigmoid: map(y, a, [one](B u) { return one / (one + xsimd::exp(-u)); }); break;
         case EwOp::hard_sigmoid:
-          reg[i] = xsimd::min(xsimd::max(reg[a] * B(T(0.2)) + B(T(0.5)), B(T(0))), B(one));
+          map(y, a, [one, zero](B u) { return xsimd::min(xsimd::max(u * B(T(0.2)) + B(T(0.5)), zero), one); });
           break;
-        case EwOp::relu: reg[i] = xsimd::select(reg[a] > B(T(0)), reg[a], B(T(0))); break;
-        case EwOp::exp: reg[i] = xsimd::exp(reg[a]); break;
-        case EwOp::log: reg[i] = xsimd::log(reg[a]); break;
+        case EwOp::relu: map(y, a, [zero](B u) { return xsimd::select(u > zero, u, zero); }); break;
+        case EwOp::exp: map(y, a, [](B u) { return xsimd::exp(u); }); break;
+        case EwOp::log: map(y, a, [](B u) { return xsimd::log(u); }); break;
       }
     }
   }
 
   // Adjoints: adj[i] holds d(loss)/d(reg[i]) once every later instruction has run; input
   // instructions add theirs into d_in (or, for inputs repeated over rows, into `row_sums`).
-  void backward(const B* reg, B* adj, std::int64_t r, std::int64_t c, int n, const std::vector<T*>& d_in,
+  void backward(const V* reg, V* adj, std::int64_t r, std::int64_t c, int n, const std::vector<T*>& d_in,
                 const std::vector<T*>& row_sums) const {
-    const T one(1);
+    const B one(T(1)), zero(T(0));
     for (std::size_t i = p.code.size(); i-- > 0;) {
       const FusedInstr& ins = p.code[i];
-      const auto a = static_cast<std::size_t>(ins.a), b = static_cast<std::size_t>(ins.b);
-      const B g = adj[i];
+      const V& g = adj[i];
+      const V& y = reg[i];
+      const std::size_t ia = ins.a < 0 ? 0 : static_cast<std::size_t>(ins.a), ib = ins.b < 0 ? 0 : static_cast<std::size_t>(ins.b);
+      V& da = adj[ia];
+      V& db = adj[ib];
+      const V& a = reg[ia];
+      const V& b = reg[ib];
       const B s(static_cast<T>(ins.scalar));
       switch (ins.op) {
         case EwOp::input: accumulate(ins, g, r, c, n, d_in, row_sums); break;
-        case EwOp::add: adj[a] += g; adj[b] += g; break;
-        case EwOp::sub: adj[a] += g; adj[b] -= g; break;
-        case EwOp::mul: adj[a] += g * reg[b]; adj[b] += g * reg[a]; break;
-        case EwOp::div: {
-          const B q = g / reg[b];
-          adj[a] += q;
-          adj[b] -= q * reg[i];
+        case EwOp::add: add_to(da, g, g, g, [](B u, B, B) { return u; }); add_to(db, g, g, g, [](B u, B, B) { return u; }); break;
+        case EwOp::sub: add_to(da, g, g, g, [](B u, B, B) { return u; }); add_to(db, g, g, g, [](B u, B, B) { return -u; }); break;
+        case EwOp::mul:
+          add_to(da, g, b, b, [](B u, B w, B) { return u * w; });
+          add_to(db, g, a, a, [](B u, B w, B) { return u * w; });
           break;
-        }
-        case EwOp::neg: adj[a] -= g; break;
-        case EwOp::add_scalar: adj[a] += g; break;
-        case EwOp::mul_scalar: adj[a] += g * s; break;
-        case EwOp::rsub_scalar: adj[a] -= g; break;
-        case EwOp::rdiv_scalar: adj[a] -= g * (reg[i] / reg[a]); break;
-        case EwOp::tanh: adj[a] += g * (B(one) - reg[i] * reg[i]); break;
-        case EwOp::sigmoid: adj[a] += g * reg[i] * (B(one) - reg[i]); break;
+        case EwOp::div:  // da += g / b;  db −= (g / b) · y
+          add_to(db, g, b, y, [](B u, B w, B z) { return -(u / w) * z; });
+          add_to(da, g, b, b, [](B u, B w, B) { return u / w; });
+          break;
+        case EwOp::neg: add_to(da, g, g, g, [](B u, B, B) { return -u; }); break;
+        case EwOp::add_scalar: add_to(da, g, g, g, [](B u, B, B) { return u; }); break;
+        case EwOp::mul_scalar: add_to(da, g, g, g, [s](B u, B, B) { return u * s; }); break;
+        case EwOp::rsub_scalar: add_to(da, g, g, g, [](B u, B, B) { return -u; }); break;
+        case EwOp::rdiv_scalar: add_to(da, g, y, a, [](B u, B z, B x) { return -(u * (z / x)); }); break;
+        case EwOp::tanh: add_to(da, g, y, y, [one](B u, B z, B) { return u * (one - z * z); }); break;
+        case EwOp::sigmoid: add_to(da, g, y, y, [one](B u, B z, B) { return u * z * (one - z); }); break;
         case EwOp::hard_sigmoid:
-          adj[a] += xsimd::select((reg[a] > B(T(-2.5))) && (reg[a] < B(T(2.5))), g * B(T(0.2)), B(T(0)));
+          add_to(da, g, a, a, [zero](B u, B x, B) {
+            return xsimd::select((x > B(T(-2.5))) && (x < B(T(2.5))), u * B(T(0.2)), zero);
+          });
           break;
-        case EwOp::relu: adj[a] += xsimd::select(reg[i] > B(T(0)), g, B(T(0))); break;
-        case EwOp::exp: adj[a] += g * reg[i]; break;
-        case EwOp::log: adj[a] += g / reg[a]; break;
+        case EwOp::relu: add_to(da, g, y, y, [zero](B u, B z, B) { return xsimd::select(z > zero, u, zero); }); break;
+        case EwOp::exp: add_to(da, g, y, y, [](B u, B z, B) { return u * z; }); break;
+        case EwOp::log: add_to(da, g, a, a, [](B u, B x, B) { return u / x; }); break;
       }
     }
   }
 
-  void accumulate(const FusedInstr& ins, const B& g, std::int64_t r, std::int64_t c, int n,
+  void accumulate(const FusedInstr& ins, const V& g, std::int64_t r, std::int64_t c, int n,
                   const std::vector<T*>& d_in, const std::vector<T*>& row_sums) const {
     const auto k = static_cast<std::size_t>(ins.input);
     if (!d_in[k]) return;
     const FusedInput& x = in[k];
-    alignas(64) T buf[W];
-    g.store_aligned(buf);
+    alignas(64) T buf[kCols];
+    for (int v = 0; v < Kv; ++v) g.v[v].store_aligned(buf + v * W);
     if (x.scalar || x.row_stride == 0) {  // summed over rows (and columns for a scalar) per chunk
       T* sums = row_sums[k];
       if (x.scalar) {
@@ -190,15 +283,25 @@ void FusedProgram::finish(std::size_t inputs) {
       default: break;
     }
   }
-  for (std::int32_t r : outputs) is_output[static_cast<std::size_t>(r)] = 1;
   saved.clear();
   reads_input.assign(inputs, 0);
+  reload_forward.clear();
+  reload_input.clear();
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    const auto r = static_cast<std::size_t>(outputs[k]);
+    if (read[r] && !is_output[r] && code[r].op != EwOp::input)
+      reload_forward.emplace_back(outputs[k], static_cast<std::int32_t>(k));
+    is_output[r] = 1;
+  }
   for (std::size_t i = 0; i < code.size(); ++i) {
     if (!read[i]) continue;
-    if (code[i].op == EwOp::input)
+    if (code[i].op == EwOp::input) {
       reads_input[static_cast<std::size_t>(code[i].input)] = 1;
-    else if (!is_output[i])
+      reload_input.push_back(static_cast<std::int32_t>(i));
+    } else if (!is_output[i]) {
+      reload_forward.emplace_back(static_cast<std::int32_t>(i), static_cast<std::int32_t>(outputs.size() + saved.size()));
       saved.push_back(static_cast<std::int32_t>(i));
+    }
   }
 }
 
@@ -210,29 +313,22 @@ std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std:
   detail::dispatch_float(dtype, "fused", [&](auto tag) {
     using T = decltype(tag);
     using M = Machine<T>;
-    const M m(p, in);
-    std::vector<T*> dst;
-    std::vector<std::size_t> written;  // registers: the outputs, then the saved ones
+    thread_local Scratch<T> scratch;
+    const M m(p, in, scratch.data);
+    std::vector<T*>& dst = scratch.dst;
+    std::vector<std::size_t>& written = scratch.repeated;  // registers: the outputs, then the saved ones
+    dst.clear();
+    written.clear();
     for (Tensor& t : out) dst.push_back(t.data<T>());
     for (std::int32_t r : p.outputs) written.push_back(static_cast<std::size_t>(r));
     for (std::int32_t r : p.saved) written.push_back(static_cast<std::size_t>(r));
     detail::parallel_chunks(rows, grain_rows(cols), [&](std::int64_t r0, std::int64_t r1) {
-      std::vector<typename M::B> reg(p.code.size());
+      Registers<typename M::V> reg(p.code.size());
       for (std::int64_t r = r0; r < r1; ++r)
-        for (std::int64_t c = 0; c < cols; c += M::W) {
-          const int n = static_cast<int>(std::min<std::int64_t>(M::W, cols - c));
+        for (std::int64_t c = 0; c < cols; c += M::kCols) {
+          const int n = static_cast<int>(std::min<std::int64_t>(M::kCols, cols - c));
           m.forward(reg.data(), r, c, n);
-          for (std::size_t k = 0; k < written.size(); ++k) {
-            T* at = dst[k] + r * cols + c;
-            const auto& v = reg[written[k]];
-            if (n == M::W) {
-              v.store_unaligned(at);
-            } else {
-              alignas(64) T buf[M::W];
-              v.store_aligned(buf);
-              std::copy(buf, buf + n, at);
-            }
-          }
+          for (std::size_t k = 0; k < written.size(); ++k) M::store_row(reg[written[k]], dst[k] + r * cols + c, n);
         }
     });
   });
@@ -272,71 +368,59 @@ void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
     using T = decltype(tag);
     using M = Machine<T>;
     using B = typename M::B;
-    const M m(p, in);
-    std::vector<T*> din(in.size(), nullptr);
-    std::vector<const T*> dout;
-    std::vector<std::size_t> repeated;  // inputs read by every row: summed per chunk, then in chunk order
+    thread_local Scratch<T> scratch;
+    const M m(p, in, scratch.data);
+    std::vector<T*>& din = scratch.din;
+    std::vector<const T*>& dout = scratch.dout;
+    std::vector<std::size_t>& repeated = scratch.repeated;  // inputs read by every row: summed per chunk
+    din.assign(in.size(), nullptr);
+    dout.clear();
+    repeated.clear();
     for (std::size_t i = 0; i < in.size(); ++i) {
       if (d_in[i].defined()) din[i] = d_in[i].data<T>();
       if (din[i] && (in[i].scalar || in[i].row_stride == 0)) repeated.push_back(i);
     }
     for (const Tensor& d : d_out) dout.push_back(d.defined() ? d.data<T>() : nullptr);
-    // Where each register the reverse pass reads comes from: an input, an output or a saved register.
-    std::vector<std::pair<std::size_t, const T*>> kept;
-    std::vector<std::size_t> kept_inputs;
-    {
-      std::vector<std::uint8_t> done(p.code.size(), 0);
-      for (std::size_t k = 0; k < p.outputs.size(); ++k) {
-        const auto r = static_cast<std::size_t>(p.outputs[k]);
-        if (!done[r] && p.code[r].op != EwOp::input) kept.emplace_back(r, forward[k].data<T>());
-        done[r] = 1;
-      }
-      for (std::size_t j = 0; j < p.saved.size(); ++j) {
-        const auto r = static_cast<std::size_t>(p.saved[j]);
-        kept.emplace_back(r, forward[p.outputs.size() + j].data<T>());
-        done[r] = 1;
-      }
-      for (std::size_t i = 0; i < p.code.size(); ++i)
-        if (p.code[i].op == EwOp::input && p.reads_input[static_cast<std::size_t>(p.code[i].input)])
-          kept_inputs.push_back(i);
-    }
+    std::vector<std::pair<std::size_t, const T*>>& kept = scratch.kept;  // register ← forward result
+    kept.clear();
+    for (const auto& [reg, from] : p.reload_forward)
+      kept.emplace_back(static_cast<std::size_t>(reg), forward[static_cast<std::size_t>(from)].data<T>());
     const std::int64_t grain = grain_rows(cols), chunks = rows > 0 ? (rows + grain - 1) / grain : 0;
-    std::vector<std::vector<T>> partial(static_cast<std::size_t>(repeated.empty() ? 0 : chunks) * in.size());
+    // With one chunk, rows are summed straight into d_in; with several, per chunk, then in chunk order.
+    std::vector<std::vector<T>> partial(static_cast<std::size_t>(repeated.empty() || chunks < 2 ? 0 : chunks) *
+                                        in.size());
     detail::parallel_chunks(rows, grain, [&](std::int64_t r0, std::int64_t r1) {
-      std::vector<B> reg(p.code.size()), adj(p.code.size());
-      std::vector<T*> sums(in.size(), nullptr);
+      Registers<typename M::V> reg(p.code.size()), adj(p.code.size());
+      thread_local std::vector<T*> sums;
+      sums.assign(in.size(), nullptr);
       const auto chunk = static_cast<std::size_t>(r0 / grain);
       for (std::size_t i : repeated) {
+        if (partial.empty()) {
+          sums[i] = din[i];
+          continue;
+        }
         std::vector<T>& buf = partial[chunk * in.size() + i];
         buf.assign(static_cast<std::size_t>(d_in[i].numel()), T(0));
         sums[i] = buf.data();
       }
+      const typename M::V zero_tile = M::load_row(nullptr, 0);
       for (std::int64_t r = r0; r < r1; ++r)
-        for (std::int64_t c = 0; c < cols; c += M::W) {
-          const int n = static_cast<int>(std::min<std::int64_t>(M::W, cols - c));
-          for (const auto& [reg_index, from] : kept) {  // the registers the derivative formulas read
-            const T* at = from + r * cols + c;
-            if (n == M::W) {
-              reg[reg_index] = B::load_unaligned(at);
-            } else {
-              alignas(64) T buf[M::W] = {};
-              std::copy(at, at + n, buf);
-              reg[reg_index] = B::load_aligned(buf);
-            }
-          }
-          for (std::size_t i : kept_inputs) reg[i] = m.load(p.code[i], r, c, n);
-          std::fill(adj.begin(), adj.end(), B(T(0)));
+        for (std::int64_t c = 0; c < cols; c += M::kCols) {
+          const int n = static_cast<int>(std::min<std::int64_t>(M::kCols, cols - c));
+          for (const auto& [reg_index, from] : kept)  // the registers the derivative formulas read
+            reg[reg_index] = M::load_row(from + r * cols + c, n);
+          for (std::int32_t i : p.reload_input) reg[static_cast<std::size_t>(i)] = m.load(p.code[static_cast<std::size_t>(i)], r, c, n);
+          std::fill(adj.data(), adj.data() + p.code.size(), zero_tile);
           for (std::size_t k = 0; k < p.outputs.size(); ++k) {
             if (!dout[k]) continue;
-            const T* at = dout[k] + r * cols + c;
-            alignas(64) T buf[M::W] = {};
-            std::copy(at, at + n, buf);
-            adj[static_cast<std::size_t>(p.outputs[k])] += B::load_aligned(buf);
+            const typename M::V d = M::load_row(dout[k] + r * cols + c, n);
+            auto& acc = adj[static_cast<std::size_t>(p.outputs[k])];
+            for (int v = 0; v < M::Kv; ++v) acc.v[v] += d.v[v];
           }
           m.backward(reg.data(), adj.data(), r, c, n, din, sums);
         }
     });
-    for (std::int64_t chunk = 0; chunk < chunks; ++chunk)
+    for (std::int64_t chunk = 0; chunk < chunks && !partial.empty(); ++chunk)
       for (std::size_t i : repeated) {
         const std::vector<T>& buf = partial[static_cast<std::size_t>(chunk) * in.size() + i];
         for (std::size_t e = 0; e < buf.size(); ++e) din[i][e] += buf[e];

@@ -46,7 +46,7 @@ class SlotList {
   const std::int32_t* data() const noexcept { return size_ <= kInline ? inline_.data() : heap_.data(); }
 
  private:
-  static constexpr std::size_t kInline = 3;
+  static constexpr std::size_t kInline = 6;  // a fused step kernel reads several slots
   std::array<std::int32_t, kInline> inline_{};
   std::vector<std::int32_t> heap_;
   std::size_t size_ = 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "loom/core/tensor.hpp"
@@ -62,6 +63,10 @@ struct FusedProgram {
   std::vector<std::int32_t> outputs;
   std::vector<std::int32_t> saved;        ///< set by finish()
   std::vector<std::uint8_t> reads_input;  ///< set by finish(): per input, whether backward reads it
+  /// Set by finish(): the registers the reverse pass loads, with the forward result holding each
+  /// (outputs first, then `saved`), and the input instructions it reloads.
+  std::vector<std::pair<std::int32_t, std::int32_t>> reload_forward;
+  std::vector<std::int32_t> reload_input;
   void finish(std::size_t inputs);
 };
 
