@@ -139,6 +139,10 @@ Program compile(const StepGraph& g, bool optimise) {
     if (optimise && node->info().kind == OpKind::matmul && node->in.size() == 2 && node->in[1] >= 0 &&
         p.level[static_cast<std::size_t>(node->in[1])] == Level::invariant)
       p.weights.push_back(node->in[1]);
+    if (at == Level::step && node->info().kind == OpKind::matmul) {
+      const OpInfo info = node->info();
+      if (info.a.rank() >= 1 && info.b.rank() == 2) p.step_flops += 2.0 * static_cast<double>(info.a.numel()) * info.b[1];
+    }
     for (std::size_t k = 0; k < node->out.size(); ++k) p.level[static_cast<std::size_t>(node->out[k])] = at;
     for (std::size_t i = 0; i < node->in.size(); ++i)
       if (node->in[i] >= 0) (at == Level::step ? read_by_step : read_by_hoisted)[static_cast<std::size_t>(node->in[i])] = 1;

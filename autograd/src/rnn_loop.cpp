@@ -9,6 +9,8 @@
 #include "loom/core/elementwise.hpp"
 #include "loom/core/gemm.hpp"
 #include "loom/core/layout.hpp"
+#include "loom/core/parallel.hpp"
+
 #include "rnn_program.hpp"
 
 namespace loom::backend::detail {
@@ -36,7 +38,9 @@ struct Segment {
   std::vector<Tensor> stacked;  // per slot: the stacked value of each bound hoisted slot (forward only)
   Nodes hoisted;                // copies of the hoisted ops holding their saved tensors (when kept)
   std::vector<DeferredRows> deferred;
-  std::int64_t length() const { return end - begin; }
+  std::int64_t length() const {
+    return end - begin;
+  }
   /// Step t's rows of a stacked value.
   Tensor rows(const Tensor& stacked_value, std::int64_t t) const {
     const std::int64_t per_step = stacked_value.shape(0) / length();
@@ -51,17 +55,26 @@ struct Loop {
   Plan plan;
   bool zero_output_for_mask = false;
   bool return_all_outputs = true;
-  std::int64_t segment = 0;     // steps per segment
-  bool checkpointing = false;   // segments are recomputed in backward
-  std::vector<Tensor> x_tm;     // inputs, time-major
+  std::int64_t segment = 0;    // steps per segment
+  bool checkpointing = false;  // segments are recomputed in backward
+  std::vector<Tensor> x_tm;    // inputs, time-major
   std::vector<Tensor> constants;
   std::vector<Shape> state_shapes, output_shapes;
-  std::vector<Tensor> base;     // slot values once the invariant ops ran
-  Nodes invariant;              // their copies, for backward
+  std::vector<Tensor> base;                 // slot values once the invariant ops ran
+  Nodes invariant;                          // their copies, for backward
   std::vector<std::optional<Nodes>> steps;  // per processing index: that step's op copies
   std::vector<Segment> kept;                // without checkpointing: every segment, for backward
   // With checkpointing: the states and the output carry before each segment's first step.
   std::vector<std::vector<Tensor>> ckpt_states, ckpt_prev;
+
+  /// Runs a segment's steps: on one thread when they are small (Program::small_steps).
+  template <class Fn>
+  void run_steps(Fn&& fn) const {
+    if (program.small_steps())
+      loom::detail::run_with_threads(1, fn);
+    else
+      fn();
+  }
 
   // Weights cannot change while the loop runs: products against them reuse panels packed once.
   core::PackedWeightsScope pack_weights() const {
@@ -77,7 +90,8 @@ struct Loop {
     Segment seg;
     seg.begin = begin;
     seg.end = end;
-    seg.t_lo = std::min(plan.order[static_cast<std::size_t>(begin)], plan.order[static_cast<std::size_t>(end - 1)]);
+    seg.t_lo =
+        std::min(plan.order[static_cast<std::size_t>(begin)], plan.order[static_cast<std::size_t>(end - 1)]);
     std::vector<Tensor> values = base;
     for (std::size_t i = 0; i < g.x_slots.size(); ++i) {
       if (g.x_slots[i] < 0) continue;
@@ -95,15 +109,21 @@ struct Loop {
       for (auto& n : program.hoisted) n->replay(values);
     }
     seg.stacked.resize(values.size());
-    for (std::int32_t s : program.bound) seg.stacked[static_cast<std::size_t>(s)] = values[static_cast<std::size_t>(s)];
+    for (std::int32_t s : program.bound)
+      seg.stacked[static_cast<std::size_t>(s)] = values[static_cast<std::size_t>(s)];
     return seg;
   }
 
   // Runs processing step k of `seg` from `states` and the output carry `prev`, updating both and
   // writing the masked outputs to `outs`. With `keep_nodes`, the step runs on copies of the step ops,
   // which then hold this step's saved tensors for backward.
-  void forward_step(std::int64_t k, const Segment& seg, std::vector<Tensor>& values, std::vector<Tensor>& states,
-                    std::vector<Tensor>& prev, std::vector<Tensor>& outs, Nodes* keep_nodes) {
+  void forward_step(std::int64_t k,
+                    const Segment& seg,
+                    std::vector<Tensor>& values,
+                    std::vector<Tensor>& states,
+                    std::vector<Tensor>& prev,
+                    std::vector<Tensor>& outs,
+                    Nodes* keep_nodes) {
     const StepGraph& g = *graph;
     const std::int64_t t = plan.order[static_cast<std::size_t>(k)];
     for (std::int32_t s : program.bound)
@@ -121,9 +141,10 @@ struct Loop {
     for (std::size_t j = 0; j < outs.size(); ++j) outs[j] = g.outputs[j].get(values);
     for (std::size_t i = 0; i < next.size(); ++i) next[i] = g.new_states[i].get(values);
     if (plan.masked)
-      mask_step(plan.mask_row(t), zero_output_for_mask, outs, next, states, prev,
-                [](const Tensor& m, const Tensor& a, const Tensor& b) { return core::where_rows(m, a, b); },
-                [](const Tensor& v) { return Tensor::zeros(v.shape(), v.dtype()); });
+      mask_step(
+          plan.mask_row(t), zero_output_for_mask, outs, next, states, prev,
+          [](const Tensor& m, const Tensor& a, const Tensor& b) { return core::where_rows(m, a, b); },
+          [](const Tensor& v) { return Tensor::zeros(v.shape(), v.dtype()); });
     states = std::move(next);
   }
 };
@@ -133,11 +154,16 @@ struct Loop {
 class LoopNode final : public NodeBase {
  public:
   explicit LoopNode(std::shared_ptr<Loop> loop) : loop_(std::move(loop)) {}
-  const char* name() const noexcept override { return "rnn"; }
-  std::unique_ptr<NodeBase> clone() const override { return std::make_unique<LoopNode>(*this); }
+  const char* name() const noexcept override {
+    return "rnn";
+  }
+  std::unique_ptr<NodeBase> clone() const override {
+    return std::make_unique<LoopNode>(*this);
+  }
   void replay(std::vector<Tensor>&) override {
-    LOOM_CHECK(false, NotImplementedError,
-               "rnn: a loop node cannot be replayed inside another traced step function; unroll the inner loop.");
+    LOOM_CHECK(
+        false, NotImplementedError,
+        "rnn: a loop node cannot be replayed inside another traced step function; unroll the inner loop.");
   }
   void backward(GradStore& store) const override;
 
@@ -154,7 +180,9 @@ void LoopNode::backward(GradStore& store) const {
   const auto n_slots = static_cast<std::size_t>(g.slots);
   const std::size_t n_out = g.outputs.size(), n_states = L.state_shapes.size();
   const std::size_t n_in = L.x_tm.size(), n_const = L.constants.size();
-  auto upstream = [&](std::size_t k) -> const Tensor& { return store.grad[static_cast<std::size_t>(out[k])]; };
+  auto upstream = [&](std::size_t k) -> const Tensor& {
+    return store.grad[static_cast<std::size_t>(out[k])];
+  };
 
   std::vector<Tensor> d_seq(n_out), d_last(n_out), carry(n_out), d_state(n_states);
   for (std::size_t j = 0; j < n_out; ++j) {
@@ -190,8 +218,11 @@ void LoopNode::backward(GradStore& store) const {
       std::vector<Tensor> values = L.base, outs;
       std::vector<Tensor> states = L.ckpt_states[static_cast<std::size_t>(begin / L.segment)];
       std::vector<Tensor> prev = L.ckpt_prev[static_cast<std::size_t>(begin / L.segment)];
-      for (std::int64_t k = begin; k < end; ++k)
-        L.forward_step(k, *fresh, values, states, prev, outs, &L.steps[static_cast<std::size_t>(k)].emplace());
+      L.run_steps([&] {
+        for (std::int64_t k = begin; k < end; ++k)
+          L.forward_step(k, *fresh, values, states, prev, outs,
+                         &L.steps[static_cast<std::size_t>(k)].emplace());
+      });
       fresh->stacked.clear();
     }
     Segment& seg = fresh ? *fresh : L.kept[static_cast<std::size_t>(begin / L.segment)];
@@ -204,65 +235,70 @@ void LoopNode::backward(GradStore& store) const {
     }
     for (std::int64_t k = begin; k < end; ++k)
       for (std::size_t j = 0; j < p.deferred.size(); ++j)
-        bind_deferred(*(*L.steps[static_cast<std::size_t>(k)])[p.deferred[j].node], &seg.deferred[j], k - begin);
+        bind_deferred(*(*L.steps[static_cast<std::size_t>(k)])[p.deferred[j].node], &seg.deferred[j],
+                      k - begin);
     std::vector<Tensor> d_stacked(n_slots);  // gradient rows of the bound hoisted slots
 
-    for (std::int64_t k = end - 1; k >= begin; --k) {
-      const std::int64_t t = plan.order[static_cast<std::size_t>(k)];
-      std::vector<Tensor> d_out(n_out), d_new(n_states), d_pass(n_states);
-      for (std::size_t j = 0; j < n_out; ++j) {
-        Tensor d_k;
-        if (d_seq[j].defined())
-          d_k = plan.time_axis == 0 ? d_seq[j].index0(k) : core::slice(d_seq[j], 1, k, 1).reshape(L.output_shapes[j]);
-        d_out[j] = add_or(d_k, k == steps - 1 ? d_last[j] : Tensor());
-        d_out[j] = add_or(d_out[j], carry[j]);
-        carry[j] = Tensor();
-      }
-      if (plan.masked) {  // out = where(m, raw, fill), new = where(m, raw_new, old): route by the mask
-        const Tensor& m = plan.mask_row(t);
+    L.run_steps([&] {
+      for (std::int64_t k = end - 1; k >= begin; --k) {
+        const std::int64_t t = plan.order[static_cast<std::size_t>(k)];
+        std::vector<Tensor> d_out(n_out), d_new(n_states), d_pass(n_states);
         for (std::size_t j = 0; j < n_out; ++j) {
-          if (!d_out[j].defined()) continue;
-          const Tensor zeros = Tensor::zeros(d_out[j].shape(), d_out[j].dtype());
-          if (!L.zero_output_for_mask) carry[j] = core::where_rows(m, zeros, d_out[j]);
-          d_out[j] = core::where_rows(m, d_out[j], zeros);
+          Tensor d_k;
+          if (d_seq[j].defined())
+            d_k = plan.time_axis == 0 ? d_seq[j].index0(k)
+                                      : core::slice(d_seq[j], 1, k, 1).reshape(L.output_shapes[j]);
+          d_out[j] = add_or(d_k, k == steps - 1 ? d_last[j] : Tensor());
+          d_out[j] = add_or(d_out[j], carry[j]);
+          carry[j] = Tensor();
         }
-        for (std::size_t i = 0; i < n_states; ++i) {
-          const Tensor zeros = Tensor::zeros(d_state[i].shape(), d_state[i].dtype());
-          d_new[i] = core::where_rows(m, d_state[i], zeros);
-          d_pass[i] = core::where_rows(m, zeros, d_state[i]);
+        if (plan.masked) {  // out = where(m, raw, fill), new = where(m, raw_new, old): route by the mask
+          const Tensor& m = plan.mask_row(t);
+          for (std::size_t j = 0; j < n_out; ++j) {
+            if (!d_out[j].defined()) continue;
+            const Tensor zeros = Tensor::zeros(d_out[j].shape(), d_out[j].dtype());
+            if (!L.zero_output_for_mask) carry[j] = core::where_rows(m, zeros, d_out[j]);
+            d_out[j] = core::where_rows(m, d_out[j], zeros);
+          }
+          for (std::size_t i = 0; i < n_states; ++i) {
+            const Tensor zeros = Tensor::zeros(d_state[i].shape(), d_state[i].dtype());
+            d_new[i] = core::where_rows(m, d_state[i], zeros);
+            d_pass[i] = core::where_rows(m, zeros, d_state[i]);
+          }
+        } else {
+          d_new = d_state;
         }
-      } else {
-        d_new = d_state;
-      }
-      reset(local, n_slots);
-      for (std::size_t j = 0; j < n_out; ++j)
-        if (g.outputs[j].slot >= 0 && d_out[j].defined()) local.accumulate(g.outputs[j].slot, d_out[j]);
-      for (std::size_t i = 0; i < n_states; ++i)
-        if (g.new_states[i].slot >= 0) local.accumulate(g.new_states[i].slot, d_new[i]);
-      std::optional<Nodes>& nodes = L.steps[static_cast<std::size_t>(k)];
-      loom::detail::backward_sweep(*nodes, local, g.keep, release);
-      if (release) nodes.reset();
+        reset(local, n_slots);
+        for (std::size_t j = 0; j < n_out; ++j)
+          if (g.outputs[j].slot >= 0 && d_out[j].defined()) local.accumulate(g.outputs[j].slot, d_out[j]);
+        for (std::size_t i = 0; i < n_states; ++i)
+          if (g.new_states[i].slot >= 0) local.accumulate(g.new_states[i].slot, d_new[i]);
+        std::optional<Nodes>& nodes = L.steps[static_cast<std::size_t>(k)];
+        loom::detail::backward_sweep(*nodes, local, g.keep, release);
+        if (release) nodes.reset();
 
-      for (std::int32_t s : p.bound) {  // the step's rows of a hoisted value's gradient
-        const Tensor& gs = local.grad[static_cast<std::size_t>(s)];
-        if (!gs.defined()) continue;
-        Tensor& d = d_stacked[static_cast<std::size_t>(s)];
-        if (!d.defined()) {
-          Shape rows = gs.shape();
-          rows[0] *= seg.length();
-          d = Tensor::zeros(rows, plan.dtype);
+        for (std::int32_t s : p.bound) {  // the step's rows of a hoisted value's gradient
+          const Tensor& gs = local.grad[static_cast<std::size_t>(s)];
+          if (!gs.defined()) continue;
+          Tensor& d = d_stacked[static_cast<std::size_t>(s)];
+          if (!d.defined()) {
+            Shape rows = gs.shape();
+            rows[0] *= seg.length();
+            d = Tensor::zeros(rows, plan.dtype);
+          }
+          Tensor rows = seg.rows(d, t);
+          rows.copy_(gs);
         }
-        Tensor rows = seg.rows(d, t);
-        rows.copy_(gs);
+        for (std::int32_t s : p.step_invariant_inputs)
+          if (const Tensor& gs = local.grad[static_cast<std::size_t>(s)]; gs.defined())
+            outer.accumulate(s, gs);
+        for (std::size_t i = 0; i < n_states; ++i) {
+          const Tensor gs = g.s_slots[i] >= 0 ? local.grad[static_cast<std::size_t>(g.s_slots[i])] : Tensor();
+          d_state[i] = add_or(d_pass[i], gs);
+          if (!d_state[i].defined()) d_state[i] = Tensor::zeros(L.state_shapes[i], plan.dtype);
+        }
       }
-      for (std::int32_t s : p.step_invariant_inputs)
-        if (const Tensor& gs = local.grad[static_cast<std::size_t>(s)]; gs.defined()) outer.accumulate(s, gs);
-      for (std::size_t i = 0; i < n_states; ++i) {
-        const Tensor gs = g.s_slots[i] >= 0 ? local.grad[static_cast<std::size_t>(g.s_slots[i])] : Tensor();
-        d_state[i] = add_or(d_pass[i], gs);
-        if (!d_state[i].defined()) d_state[i] = Tensor::zeros(L.state_shapes[i], plan.dtype);
-      }
-    }
+    });
 
     // Deferred weight gradients: one product over the segment's rows each.
     for (std::size_t j = 0; j < p.deferred.size(); ++j)
@@ -296,7 +332,8 @@ void LoopNode::backward(GradStore& store) const {
   for (std::size_t i = 0; i < n_states; ++i) sink.add(n_in + i, d_state[i]);
   for (std::size_t i = 0; i < n_const; ++i)
     if (g.c_slots[i] >= 0)
-      if (const Tensor& gc = outer.grad[static_cast<std::size_t>(g.c_slots[i])]; gc.defined()) sink.add(n_in + n_states + i, gc);
+      if (const Tensor& gc = outer.grad[static_cast<std::size_t>(g.c_slots[i])]; gc.defined())
+        sink.add(n_in + n_states + i, gc);
   for (std::size_t q = 0; q < g.captured.size(); ++q)
     if (const Tensor& gc = outer.grad[static_cast<std::size_t>(g.captured[q].first)]; gc.defined())
       sink.add(n_in + n_states + n_const + q, gc);
@@ -317,8 +354,11 @@ std::vector<TapeData*> recording_tapes(const std::vector<Var>& vars) {
 
 }  // namespace
 
-LoopResult run_loop(const StepFunction& step, const std::vector<Var>& inputs, const std::vector<Var>& initial_states,
-                    const LoopOptions& o, const Plan& plan) {
+LoopResult run_loop(const StepFunction& step,
+                    const std::vector<Var>& inputs,
+                    const std::vector<Var>& initial_states,
+                    const LoopOptions& o,
+                    const Plan& plan) {
   auto L = std::make_shared<Loop>();
   L->plan = plan;
   L->zero_output_for_mask = o.zero_output_for_mask;
@@ -342,7 +382,8 @@ LoopResult run_loop(const StepFunction& step, const std::vector<Var>& inputs, co
   // the gradient rows backward collects exist for one segment at a time.
   constexpr std::int64_t kSegmentRows = 256;
   const std::int64_t rows_per_step = std::max<std::int64_t>(plan.batch, 1);
-  L->segment = o.checkpoint_every > 0 ? o.checkpoint_every : (kSegmentRows + rows_per_step - 1) / rows_per_step;
+  L->segment =
+      o.checkpoint_every > 0 ? o.checkpoint_every : (kSegmentRows + rows_per_step - 1) / rows_per_step;
   L->segment = std::clamp<std::int64_t>(L->segment, 1, plan.steps);
   if (keep) L->steps.resize(static_cast<std::size_t>(plan.steps));
 
@@ -364,23 +405,25 @@ LoopResult run_loop(const StepFunction& step, const std::vector<Var>& inputs, co
     }
     Segment seg = L->open_segment(begin, end, keep && !L->checkpointing);
     std::vector<Tensor> values = L->base;
-    for (std::int64_t k = begin; k < end; ++k) {
-      Nodes* kept = keep && !L->checkpointing ? &L->steps[static_cast<std::size_t>(k)].emplace() : nullptr;
-      L->forward_step(k, seg, values, states, prev, outs, kept);
-      if (!o.return_all_outputs) continue;
-      // Each step's output goes straight to its place in the final layout (no transposed copy later).
-      if (k == 0)
-        for (const Tensor& y : outs)
-          seq.push_back(Tensor::empty(with_time_axis(y.shape(), plan.steps, plan.time_axis), y.dtype()));
-      for (std::size_t j = 0; j < outs.size(); ++j) {
-        if (plan.time_axis == 0) {
-          Tensor row = seq[j].index0(k);
-          row.copy_(outs[j]);
-        } else {
-          core::slice_assign(seq[j], outs[j].reshape(with_time_axis(outs[j].shape(), 1, 1)), 1, k);
+    L->run_steps([&] {
+      for (std::int64_t k = begin; k < end; ++k) {
+        Nodes* kept = keep && !L->checkpointing ? &L->steps[static_cast<std::size_t>(k)].emplace() : nullptr;
+        L->forward_step(k, seg, values, states, prev, outs, kept);
+        if (!o.return_all_outputs) continue;
+        // Each step's output goes straight to its place in the final layout (no transposed copy later).
+        if (k == 0)
+          for (const Tensor& y : outs)
+            seq.push_back(Tensor::empty(with_time_axis(y.shape(), plan.steps, plan.time_axis), y.dtype()));
+        for (std::size_t j = 0; j < outs.size(); ++j) {
+          if (plan.time_axis == 0) {
+            Tensor row = seq[j].index0(k);
+            row.copy_(outs[j]);
+          } else {
+            core::slice_assign(seq[j], outs[j].reshape(with_time_axis(outs[j].shape(), 1, 1)), 1, k);
+          }
         }
       }
-    }
+    });
     seg.stacked.clear();
     if (keep && !L->checkpointing) L->kept.push_back(std::move(seg));
   }
@@ -390,7 +433,8 @@ LoopResult run_loop(const StepFunction& step, const std::vector<Var>& inputs, co
   std::vector<Var> node_outputs;
   for (std::size_t j = 0; j < outs.size(); ++j) {
     L->output_shapes.push_back(outs[j].shape());
-    const Tensor all = o.return_all_outputs ? seq[j] : outs[j].reshape(with_time_axis(outs[j].shape(), 1, plan.time_axis));
+    const Tensor all =
+        o.return_all_outputs ? seq[j] : outs[j].reshape(with_time_axis(outs[j].shape(), 1, plan.time_axis));
     r.nested_outputs.emplace_back(all);
   }
   for (const Tensor& y : outs) r.nested_last_outputs.emplace_back(y);

@@ -2,10 +2,12 @@
 // set_num_threads / num_threads over tbb::global_control.
 #include "loom/core/parallel.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
 #include <tbb/global_control.h>
+#include <tbb/task_arena.h>
 
 #include "loom/core/check.hpp"
 
@@ -22,6 +24,15 @@ void set_num_threads(int n) {
   if (n > 0)
     control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                     static_cast<std::size_t>(n));
+}
+
+void detail::run_with_threads(int max_threads, const std::function<void()>& fn) {
+  if (max_threads >= num_threads()) {
+    fn();
+    return;
+  }
+  tbb::task_arena arena(std::max(1, max_threads));
+  arena.execute(fn);
 }
 
 int num_threads() {

@@ -2,6 +2,8 @@
 // The one threading knob: how many threads loom's parallel kernels may use.
 #pragma once
 
+#include <functional>
+
 namespace loom {
 
 /// Limits loom's parallel kernels to `n` threads (a `tbb::global_control`); `n == 0` restores the
@@ -11,5 +13,12 @@ void set_num_threads(int n);
 
 /// The current limit on the number of threads.
 int num_threads();
+
+namespace detail {
+/// Runs `fn` on the calling thread with the kernels inside it limited to `max_threads` threads
+/// (a task arena; results are the same bits, as they are for any thread count). The RNN loop uses
+/// it when its steps are too small to pay for waking a second thread at every step.
+void run_with_threads(int max_threads, const std::function<void()>& fn);
+}  // namespace detail
 
 }  // namespace loom
