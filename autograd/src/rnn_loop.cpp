@@ -76,11 +76,16 @@ struct Loop {
       fn();
   }
 
-  // Weights cannot change while the loop runs: products against them reuse panels packed once.
-  core::PackedWeightsScope pack_weights() const {
-    std::vector<Tensor> weights;
-    for (std::int32_t s : program.weights) weights.push_back(base[static_cast<std::size_t>(s)]);
-    return core::PackedWeightsScope(weights);
+  // Weights cannot change while the loop runs: products against them reuse panels packed once per
+  // call (each orientation when first used), by the forward and again by the backward.
+  std::shared_ptr<const core::PackedWeights> packed;
+  std::shared_ptr<const core::PackedWeights> packed_weights() {
+    if (!packed) {
+      std::vector<Tensor> weights;
+      for (std::int32_t s : program.weights) weights.push_back(base[static_cast<std::size_t>(s)]);
+      packed = std::make_shared<const core::PackedWeights>(weights);
+    }
+    return packed;
   }
 
   /// Runs the hoisted ops of steps [begin, end) on stacked rows; with `keep`, on copies that then
@@ -200,7 +205,7 @@ void LoopNode::backward(GradStore& store) const {
   }
 
   Grads sink(store, in.data(), in.size());
-  const core::PackedWeightsScope packed = L.pack_weights();
+  const core::PackedWeightsScope packed(L.packed_weights());
   const bool release = store.release || L.checkpointing;
   std::vector<Tensor> d_x(n_in);
   GradStore outer, local, mid;  // per call (invariant slots), per step, per segment (hoisted slots)
@@ -396,7 +401,7 @@ LoopResult run_loop(const StepFunction& step,
   }
   std::vector<Tensor> states, prev, outs, seq;
   for (const Var& s : initial_states) states.push_back(s.value());
-  const core::PackedWeightsScope packed = L->pack_weights();
+  const core::PackedWeightsScope packed(L->packed_weights());
   for (std::int64_t begin = 0; begin < plan.steps; begin += L->segment) {
     const std::int64_t end = std::min(begin + L->segment, plan.steps);
     if (L->checkpointing) {

@@ -2,9 +2,11 @@
 // RNN layer: states, statefulness, validation and configs around backend::rnn; SimpleRNN/LSTM/GRU.
 #include "loom/layers/rnn.hpp"
 
+#include <optional>
 #include <sstream>
 
 #include "config.hpp"
+#include "loom/core/gemm.hpp"
 
 namespace loom {
 namespace {
@@ -138,6 +140,14 @@ RNNOutput RNN::call(const std::vector<Var>& inputs, const RNNCallArgs& args) {
   cell.begin_call(batch, dtype(), training);
   backend::LoopResult r;
   try {
+    // Unrolled steps run op by op: pack the cell's weights once for every step's products (the
+    // loop node packs what its step captures by itself).
+    std::optional<core::PackedWeightsScope> packed;
+    if (options_.unroll) {
+      std::vector<Tensor> weights;
+      for (const Var& w : cell.trainable_weights()) weights.push_back(w.value());
+      packed.emplace(weights);
+    }
     r = backend::rnn(step, inputs, init, ro);
   } catch (...) {
     cell.end_call();

@@ -26,12 +26,25 @@ struct MatMulOp {
                " and ", w_in.dtype(), ".");
     x = x_in;
     w = w_in;
+    // Under a packed-weights scope, backward's dz·wᵀ reuses wᵀ's panels (packed once, when first asked).
+    if (detail::recording())
+      if (const core::PackedB* p = core::find_packed(w, true)) w_t = *p;
     return core::matmul(x, w);
   }
   void backward(const Tensor& dz, Grads& g) const {
-    if (g.needed(0)) g.add(0, core::matmul_nt(dz, w));
+    if (g.needed(0)) {
+      if (w_t.defined()) {  // dz·wᵀ from the panels packed at forward time: the same bits, no repacking
+        Tensor dx = Tensor::empty(x.shape(), x.dtype());
+        Tensor dx_rows = dx.reshape({-1, w.shape(0)});
+        core::gemm(dz.reshape({-1, w.shape(1)}), false, w_t, dx_rows);
+        g.add(0, dx);
+      } else {
+        g.add(0, core::matmul_nt(dz, w));
+      }
+    }
     if (g.needed(1)) g.add(1, core::matmul_tn(x, dz));
   }
+  core::PackedB w_t;
 };
 
 }  // namespace

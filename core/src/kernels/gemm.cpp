@@ -147,30 +147,41 @@ void check_2d(const char* api, const char* arg, const Tensor& t) {
 namespace {
 
 thread_local PackedWeightsScope* packed_scope = nullptr;
-thread_local const std::vector<PackedWeightsScope::Entry>* packed_entries = nullptr;
 
 const PackedB* registered(const Tensor& b, bool trans_b) {
-  if (packed_entries == nullptr) return nullptr;
-  for (const PackedWeightsScope::Entry& e : *packed_entries)
-    if (e.data == b.raw_data() && e.shape == b.shape() && e.dtype == b.dtype())
-      return trans_b ? &e.transposed : &e.plain;
-  return nullptr;
+  return packed_scope ? packed_scope->weights()->find(b, trans_b) : nullptr;
 }
 
 }  // namespace
 
-PackedWeightsScope::PackedWeightsScope(const std::vector<Tensor>& weights) : outer_(packed_scope) {
+PackedWeights::PackedWeights(const std::vector<Tensor>& weights) {
   for (const Tensor& w : weights)
-    if (w.defined() && w.dimension() == 2 && is_floating(w.dtype()))
-      entries_.push_back({w.raw_data(), w.shape(), w.dtype(), PackedB::pack(w, false), PackedB::pack(w, true)});
-  packed_scope = this;
-  packed_entries = &entries_;
+    if (w.defined() && w.dimension() == 2 && is_floating(w.dtype())) entries_.push_back({w, {}, {}});
 }
 
-PackedWeightsScope::~PackedWeightsScope() {
-  packed_scope = outer_;
-  packed_entries = outer_ ? &outer_->entries_ : nullptr;
+const PackedB* PackedWeights::find(const Tensor& w, bool transposed) const {
+  for (const Entry& e : entries_)
+    if (e.source.raw_data() == w.raw_data() && e.source.shape() == w.shape() && e.source.dtype() == w.dtype()) {
+      PackedB& p = transposed ? e.transposed : e.plain;
+      if (!p.defined()) p = PackedB::pack(e.source, transposed);
+      return &p;
+    }
+  return nullptr;
 }
+
+const PackedB* find_packed(const Tensor& w, bool transposed) {
+  return w.defined() && w.dimension() == 2 ? registered(w, transposed) : nullptr;
+}
+
+PackedWeightsScope::PackedWeightsScope(const std::vector<Tensor>& weights)
+    : PackedWeightsScope(std::make_shared<const PackedWeights>(weights)) {}
+
+PackedWeightsScope::PackedWeightsScope(std::shared_ptr<const PackedWeights> weights)
+    : weights_(std::move(weights)), outer_(packed_scope) {
+  packed_scope = this;
+}
+
+PackedWeightsScope::~PackedWeightsScope() { packed_scope = outer_; }
 
 std::int64_t gemm_kc(DType dtype) noexcept {
   return dtype == DType::f64 ? Blocking<double>::KC : Blocking<float>::KC;

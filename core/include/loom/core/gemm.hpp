@@ -51,29 +51,48 @@ class PackedB {
 void gemm(const Tensor& a, bool trans_a, const PackedB& b, Tensor& c, double alpha = 1.0,
           double beta = 0.0);
 
+/// Weights to be multiplied by many times: each one's panels, plain and transposed, are packed the
+/// first time a product asks for them, then shared. Not thread-safe; the scope that uses it is
+/// per thread.
+class PackedWeights {
+ public:
+  explicit PackedWeights(const std::vector<Tensor>& weights);
+  /// The panels of op(w) (w, or wᵀ with `transposed`) when w is one of the weights — same storage,
+  /// shape and dtype — packing them now if no product needed them yet; else nullptr.
+  const PackedB* find(const Tensor& w, bool transposed) const;
+
+ private:
+  struct Entry {
+    Tensor source;
+    mutable PackedB plain, transposed;
+  };
+  std::vector<Entry> entries_;
+};
+
 /// While alive, every product on this thread whose right operand is one of `weights` — same
-/// storage, shape and dtype, plain or transposed — uses panels packed once when the scope opened,
-/// instead of packing them again. The bits are those of the plain call (PackedB's guarantee).
-/// An RNN loop opens one around its steps: its weights cannot change while it runs. Modifying a
-/// registered tensor while the scope is alive is not allowed. Scopes nest (inner ones win).
+/// storage, shape and dtype, plain or transposed — uses panels packed once (on first use) instead
+/// of packing them again. The bits are those of the plain call (PackedB's guarantee). An RNN loop
+/// opens one around its steps: its weights cannot change while it runs, and its backward re-opens
+/// the same panels. Modifying a registered tensor while they are in use is not allowed. Scopes
+/// nest (inner ones win).
 class PackedWeightsScope {
  public:
   explicit PackedWeightsScope(const std::vector<Tensor>& weights);
+  /// Re-opens panels an earlier scope registered (nothing is packed again).
+  explicit PackedWeightsScope(std::shared_ptr<const PackedWeights> weights);
   ~PackedWeightsScope();
   PackedWeightsScope(const PackedWeightsScope&) = delete;
   PackedWeightsScope& operator=(const PackedWeightsScope&) = delete;
-
-  struct Entry {
-    const void* data;
-    Shape shape;
-    DType dtype;
-    PackedB plain, transposed;
-  };
+  const std::shared_ptr<const PackedWeights>& weights() const noexcept { return weights_; }
 
  private:
-  std::vector<Entry> entries_;
+  std::shared_ptr<const PackedWeights> weights_;
   PackedWeightsScope* outer_;
 };
+
+/// The panels a live PackedWeightsScope on this thread holds for `w` (op(w) = w, or wᵀ when
+/// `transposed`), or nullptr. An op can keep them (they are shared) to reuse in its backward pass.
+const PackedB* find_packed(const Tensor& w, bool transposed);
 
 /// `a · b` for a (…, K) (any rank ≥ 2: leading axes are flattened into rows) and b (K, N);
 /// returns (…, N). This covers the batched `(B, T, K) · (K, N)` of input projections.
