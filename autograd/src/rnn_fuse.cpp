@@ -45,10 +45,13 @@ class FusedNode final : public NodeBase {
   };
   explicit FusedNode(std::shared_ptr<const Kernel> kernel) : kernel_(std::move(kernel)) {}
   const char* name() const noexcept override { return "fused"; }
+  /// Copies are what the loop runs when a tape records (they keep the step's saved registers); the
+  /// template itself only runs without one, so it writes just the outputs.
   std::unique_ptr<NodeBase> clone() const override {
     auto copy = std::make_unique<FusedNode>(kernel_);
     copy->in = in;
     copy->out = out;
+    copy->for_backward_ = true;
     return copy;
   }
 
@@ -60,7 +63,7 @@ class FusedNode final : public NodeBase {
       inputs_[i].row_stride = k.layout[i].row_stride;
       inputs_[i].scalar = k.layout[i].scalar;
     }
-    forward_ = core::fused_forward(k.program, k.rows, k.cols, inputs_);
+    forward_ = core::fused_forward(k.program, k.rows, k.cols, inputs_, for_backward_);
     for (std::size_t j = 0; j < out.size(); ++j) values[static_cast<std::size_t>(out[j])] = forward_[j];
     // Keep what the reverse pass reads, as the per-op nodes would: the inputs it reads, the outputs
     // and the saved registers. The others are dropped (their shapes stay in the kernel's layout).
@@ -70,6 +73,7 @@ class FusedNode final : public NodeBase {
 
   void backward(GradStore& store) const override {
     const Kernel& k = *kernel_;
+    LOOM_CHECK(for_backward_, StateError, "rnn: a fused step kernel that ran without a tape has no saved values.");
     Grads g(store, in.data(), in.size());
     std::vector<Tensor> d_out(out.size()), d_in(in.size());
     for (std::size_t j = 0; j < out.size(); ++j) d_out[j] = store.grad[static_cast<std::size_t>(out[j])];
@@ -82,6 +86,7 @@ class FusedNode final : public NodeBase {
 
  private:
   std::shared_ptr<const Kernel> kernel_;
+  bool for_backward_ = false;
   std::vector<core::FusedInput> inputs_;  // this step's inputs (only those backward reads are kept)
   std::vector<Tensor> forward_;           // this step's outputs and saved registers
 };

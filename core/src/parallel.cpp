@@ -31,7 +31,12 @@ void detail::run_with_threads(int max_threads, const std::function<void()>& fn) 
     fn();
     return;
   }
-  tbb::task_arena arena(std::max(1, max_threads));
+  if (max_threads <= 1) {  // the loop's case, once per segment: one arena per thread, made once
+    thread_local tbb::task_arena serial(1);
+    serial.execute(fn);
+    return;
+  }
+  tbb::task_arena arena(max_threads);
   arena.execute(fn);
 }
 

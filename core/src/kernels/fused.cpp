@@ -306,10 +306,11 @@ void FusedProgram::finish(std::size_t inputs) {
 }
 
 std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
-                                  const std::vector<FusedInput>& in) {
+                                  const std::vector<FusedInput>& in, bool for_backward) {
   const DType dtype = check(p, rows, cols, in, nullptr);
   std::vector<Tensor> out;
-  for (std::size_t k = 0; k < p.outputs.size() + p.saved.size(); ++k) out.push_back(Tensor::empty({rows, cols}, dtype));
+  const std::size_t saved = for_backward ? p.saved.size() : 0;
+  for (std::size_t k = 0; k < p.outputs.size() + saved; ++k) out.push_back(Tensor::empty({rows, cols}, dtype));
   detail::dispatch_float(dtype, "fused", [&](auto tag) {
     using T = decltype(tag);
     using M = Machine<T>;
@@ -321,7 +322,7 @@ std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std:
     written.clear();
     for (Tensor& t : out) dst.push_back(t.data<T>());
     for (std::int32_t r : p.outputs) written.push_back(static_cast<std::size_t>(r));
-    for (std::int32_t r : p.saved) written.push_back(static_cast<std::size_t>(r));
+    for (std::size_t j = 0; j < saved; ++j) written.push_back(static_cast<std::size_t>(p.saved[j]));
     detail::parallel_chunks(rows, grain_rows(cols), [&](std::int64_t r0, std::int64_t r1) {
       Registers<typename M::V> reg(p.code.size());
       for (std::int64_t r = r0; r < r1; ++r)
@@ -367,7 +368,6 @@ void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
   detail::dispatch_float(dtype, "fused_backward", [&](auto tag) {
     using T = decltype(tag);
     using M = Machine<T>;
-    using B = typename M::B;
     thread_local Scratch<T> scratch;
     const M m(p, in, scratch.data);
     std::vector<T*>& din = scratch.din;

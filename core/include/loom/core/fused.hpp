@@ -70,11 +70,11 @@ struct FusedProgram {
   void finish(std::size_t inputs);
 };
 
-/// Runs `p` (finished); returns one new (rows, cols) tensor per output, then one per saved register.
-/// Throws ValueError when an input cannot hold what the program reads from it, TypeError when the
-/// inputs' dtypes differ.
+/// Runs `p` (finished); returns one new (rows, cols) tensor per output, then, `for_backward`, one
+/// per saved register. Throws ValueError when an input cannot hold what the program reads from
+/// it, TypeError when the inputs' dtypes differ.
 std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
-                                  const std::vector<FusedInput>& in);
+                                  const std::vector<FusedInput>& in, bool for_backward = true);
 
 /// The reverse pass, from `forward` (what fused_forward returned) and the inputs the program reads
 /// back (`reads_input`; the others may be undefined tensors): adds each input's gradient into
