@@ -206,7 +206,11 @@ void LoopNode::backward(GradStore& store) const {
 
   Grads sink(store, in.data(), in.size());
   const core::PackedWeightsScope packed(L.packed_weights());
-  const bool release = store.release || L.checkpointing;
+  // A non-persistent tape frees the steps' saved values as it goes, unless another tape's copy of
+  // this node still needs them (nested tapes record the loop once each). Recomputed segments are
+  // always freed.
+  const bool last_user = loop_.use_count() == 1;
+  const bool release = (store.release && last_user) || L.checkpointing;
   std::vector<Tensor> d_x(n_in);
   GradStore outer, local, mid;  // per call (invariant slots), per step, per segment (hoisted slots)
   for (GradStore* s : {&outer, &local, &mid}) {
@@ -331,7 +335,7 @@ void LoopNode::backward(GradStore& store) const {
   }
 
   // The invariant ops' backward, once for the call.
-  loom::detail::backward_sweep(L.invariant, outer, g.keep, store.release);
+  loom::detail::backward_sweep(L.invariant, outer, g.keep, store.release && last_user);
   for (std::size_t i = 0; i < n_in; ++i)
     if (d_x[i].defined()) sink.add(i, plan.time_axis == 0 ? d_x[i] : core::swap01(d_x[i]));
   for (std::size_t i = 0; i < n_states; ++i) sink.add(n_in + i, d_state[i]);

@@ -234,3 +234,41 @@ TEST_CASE("rnn compiler: a compiled LSTM training run is bitwise identical with 
     CHECK(testing::bitwise_equal(one[i], four[i]));
   }
 }
+
+TEST_CASE("rnn compiler: one loop on two tapes, and a persistent tape asked twice", "[autograd][rnn][compile]") {
+  const testing::TanhCell cell(2, 3, 1, true, 60);
+  const Var x(testing::input64({40, 9, 2}, 61));  // two segments
+  const Vars h0{Var(testing::input64({40, 3}, 62)), Var(testing::input64({40, 3}, 63))};
+  const Vars weights{cell.w, cell.u, cell.b};
+  std::vector<Tensor> expected;
+  {
+    GradientTape tape;
+    const auto r = backend::rnn(cell.step(), {x}, h0, {.unroll = true});
+    expected = tape.gradient(sum(r.outputs * r.outputs), weights);
+  }
+  for (bool checkpoint : {false, true}) {
+    CAPTURE(checkpoint);
+    const backend::LoopOptions o{.checkpoint_every = checkpoint ? 4 : 0};
+    {  // the inner tape (not persistent) runs its backward first; the outer one must still work
+      GradientTape outer;
+      GradientTape inner;
+      const auto r = backend::rnn(cell.step(), {x}, h0, o);
+      const Var loss = sum(r.outputs * r.outputs);
+      const std::vector<Tensor> a = inner.gradient(loss, weights), b = outer.gradient(loss, weights);
+      for (std::size_t i = 0; i < weights.size(); ++i) {
+        testing::check_close(a[i], expected[i], 1e-12, 1e-13);
+        testing::check_close(b[i], expected[i], 1e-12, 1e-13);
+      }
+    }
+    {
+      GradientTape tape(/*persistent=*/true);
+      const auto r = backend::rnn(cell.step(), {x}, h0, o);
+      const Var loss = sum(r.outputs * r.outputs);
+      const std::vector<Tensor> a = tape.gradient(loss, weights), b = tape.gradient(loss, weights);
+      for (std::size_t i = 0; i < weights.size(); ++i) {
+        testing::check_close(a[i], expected[i], 1e-12, 1e-13);
+        CHECK(testing::bitwise_equal(a[i], b[i]));
+      }
+    }
+  }
+}
