@@ -53,12 +53,32 @@ inline KerasWeights keras_weights(CellKind c, const StepSize& s) {
   return w;
 }
 
+/// What a peer computed for one step, in Keras layouts: outputs (B, T, H) and the gradients of the
+/// kernel, recurrent kernel, bias and input (loom_peer_check compares them with loom's).
+class PeerStep {
+ public:
+  virtual ~PeerStep() = default;
+  virtual std::vector<float> outputs() const = 0;
+  virtual std::vector<float> d_kernel() const = 0;
+  virtual std::vector<float> d_recurrent() const = 0;
+  virtual std::vector<float> d_bias() const = 0;
+  virtual std::vector<float> d_input() const = 0;
+};
+
 /// Args of every training-step benchmark: cell, size index, threads.
 inline void step_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"cell", "size", "threads"});
   for (int threads : {1, 2})
     for (int size = 0; size < 5; ++size)
       for (int cell = 0; cell < 3; ++cell) b->Args({cell, size, threads});
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
+/// Args of the custom-cell benchmarks: the LSTM at every size and thread count.
+inline void custom_lstm_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"cell", "size", "threads"});
+  for (int threads : {1, 2})
+    for (int size = 0; size < 5; ++size) b->Args({0, size, threads});
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 

@@ -29,9 +29,4 @@ void BM_Torch_TrainCustomLSTM(benchmark::State& state) { run(state, 2); }
 
 BENCHMARK(BM_Torch_Train)->Apply(loom_bench::step_args);
 BENCHMARK(BM_Torch_Infer)->Apply(loom_bench::step_args);
-BENCHMARK(BM_Torch_TrainCustomLSTM)->Apply([](benchmark::internal::Benchmark* b) {
-  b->ArgNames({"cell", "size", "threads"});
-  for (int threads : {1, 2})
-    for (int size = 0; size < 5; ++size) b->Args({0, size, threads});
-  b->Unit(benchmark::kMillisecond)->UseRealTime();
-});
+BENCHMARK(BM_Torch_TrainCustomLSTM)->Apply(loom_bench::custom_lstm_args);

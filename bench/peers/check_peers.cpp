@@ -33,8 +33,7 @@ void compare(const std::string& what, const std::vector<float>& peer, const loom
   (ok ? passed : failed)++;
 }
 
-template <class Peer>
-void check(const char* who, loom_bench::CellKind c, const std::vector<loom::Tensor>& ours, Peer& peer) {
+void check(const char* who, loom_bench::CellKind c, const std::vector<loom::Tensor>& ours, const loom_bench::PeerStep& peer) {
   const std::string name = std::string(who) + " " + loom_bench::cell_name(c) + " tiny: ";
   compare(name + "outputs", peer.outputs(), ours[0]);
   compare(name + "d kernel", peer.d_kernel(), ours[1]);

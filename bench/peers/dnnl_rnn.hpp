@@ -12,18 +12,17 @@ namespace loom_bench {
 /// One layer's forward (training or inference) and backward through oneDNN, from Keras weights.
 /// Weight reorders happen once at construction (oneDNN at its best); the timed work is `forward`
 /// and `backward`, which also zeroes the weight gradients.
-class DnnlRnn {
+class DnnlRnn final : public PeerStep {
  public:
   DnnlRnn(CellKind cell, const StepSize& size, const KerasWeights& weights, bool training);
   ~DnnlRnn();
   void forward();
   void backward();  // after forward(), with d(loss)/d(outputs) = 1
-  /// Results in Keras layouts: outputs (B, T, H); gradients of kernel, recurrent kernel, bias, input.
-  std::vector<float> outputs() const;
-  std::vector<float> d_kernel() const;
-  std::vector<float> d_recurrent() const;
-  std::vector<float> d_bias() const;
-  std::vector<float> d_input() const;
+  std::vector<float> outputs() const override;
+  std::vector<float> d_kernel() const override;
+  std::vector<float> d_recurrent() const override;
+  std::vector<float> d_bias() const override;
+  std::vector<float> d_input() const override;
   static void set_threads(int n);
 
  private:

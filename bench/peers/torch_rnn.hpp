@@ -12,17 +12,17 @@ namespace loom_bench {
 /// One layer through libtorch, from Keras weights (gate orders and biases converted). `step` runs
 /// forward and backward of loss = sum(outputs); `cell_loop` steps an nn.LSTMCell in a Python-style
 /// loop instead of the fused layer (LSTM only).
-class TorchRnn {
+class TorchRnn final : public PeerStep {
  public:
   TorchRnn(CellKind cell, const StepSize& size, const KerasWeights& weights, bool cell_loop = false);
   ~TorchRnn();
   void step();
   void infer();
-  std::vector<float> outputs() const;
-  std::vector<float> d_kernel() const;
-  std::vector<float> d_recurrent() const;
-  std::vector<float> d_bias() const;
-  std::vector<float> d_input() const;
+  std::vector<float> outputs() const override;
+  std::vector<float> d_kernel() const override;
+  std::vector<float> d_recurrent() const override;
+  std::vector<float> d_bias() const override;
+  std::vector<float> d_input() const override;
   static void set_threads(int n);
 
  private:
