@@ -47,7 +47,7 @@ class DeferredMatMulNode final : public NodeBase {
     Tensor x_rows = rows_->x.slice0(index_ * rows_->rows, rows_->rows);
     x_rows.copy_(x_.reshape({rows_->rows, w_.shape(0)}));
     Tensor dz_rows = rows_->dz.slice0(index_ * rows_->rows, rows_->rows);
-    dz_rows.copy_(dz.reshape({rows_->rows, w_.shape(1)}));
+    if (dz.raw_data() != dz_rows.raw_data()) dz_rows.copy_(dz.reshape({rows_->rows, w_.shape(1)}));  // seeded in place
   }
 
   void bind(DeferredRows* rows, std::int64_t index) {

@@ -76,12 +76,25 @@ class FusedNode final : public NodeBase {
     LOOM_CHECK(for_backward_, StateError, "rnn: a fused step kernel that ran without a tape has no saved values.");
     Grads g(store, in.data(), in.size());
     std::vector<Tensor> d_out(out.size()), d_in(in.size());
+    std::vector<std::uint8_t> in_place(in.size(), 0);
     for (std::size_t j = 0; j < out.size(); ++j) d_out[j] = store.grad[static_cast<std::size_t>(out[j])];
-    for (std::size_t i = 0; i < in.size(); ++i)
-      if (g.needed(i)) d_in[i] = Tensor::zeros(k.layout[i].shape, forward_.front().dtype());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      if (!g.needed(i)) continue;
+      // A gradient buffer the store owns (the loop seeds some with views of their final rows) takes
+      // the contributions directly; otherwise they go to a fresh buffer that is then added.
+      const auto slot = static_cast<std::size_t>(in[i]);
+      const Tensor& current = store.grad[slot];
+      if (current.defined() && store.owned[slot] && current.shape() == k.layout[i].shape &&
+          current.dtype() == forward_.front().dtype()) {
+        d_in[i] = current;
+        in_place[i] = 1;
+      } else {
+        d_in[i] = Tensor::zeros(k.layout[i].shape, forward_.front().dtype());
+      }
+    }
     core::fused_backward(k.program, k.rows, k.cols, inputs_, forward_, d_out, d_in);
     for (std::size_t i = 0; i < in.size(); ++i)
-      if (d_in[i].defined()) g.add(i, d_in[i]);
+      if (d_in[i].defined() && !in_place[i]) g.add(i, d_in[i]);
   }
 
  private:

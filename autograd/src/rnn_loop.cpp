@@ -246,7 +246,15 @@ void LoopNode::backward(GradStore& store) const {
       for (std::size_t j = 0; j < p.deferred.size(); ++j)
         bind_deferred(*(*L.steps[static_cast<std::size_t>(k)])[p.deferred[j].node], &seg.deferred[j],
                       k - begin);
-    std::vector<Tensor> d_stacked(n_slots);  // gradient rows of the bound hoisted slots
+    // Gradient rows of the bound hoisted slots, for the whole segment. Each step's sweep writes its
+    // rows in place: the slots are seeded with views of them (and the deferred products' outputs
+    // with views of their dZ rows), and the ops add into owned gradients instead of copying.
+    std::vector<Tensor> d_stacked(n_slots);
+    for (std::int32_t s : p.bound) {
+      Shape rows = g.shape(s);
+      rows[0] *= seg.length();
+      d_stacked[static_cast<std::size_t>(s)] = Tensor::zeros(rows, plan.dtype);
+    }
 
     L.run_steps([&] {
       for (std::int64_t k = end - 1; k >= begin; --k) {
@@ -278,6 +286,16 @@ void LoopNode::backward(GradStore& store) const {
           d_new = d_state;
         }
         reset(local, n_slots);
+        auto seed_view = [&](std::int32_t slot, const Tensor& view) {
+          local.grad[static_cast<std::size_t>(slot)] = view;
+          local.owned[static_cast<std::size_t>(slot)] = 1;
+        };
+        for (std::int32_t s : p.bound) seed_view(s, seg.rows(d_stacked[static_cast<std::size_t>(s)], t));
+        for (std::size_t j = 0; j < p.deferred.size(); ++j) {
+          const DeferredRows& r = seg.deferred[j];
+          const std::int32_t z = p.step[p.deferred[j].node]->out[0];
+          seed_view(z, r.dz.slice0((k - begin) * r.rows, r.rows).reshape(g.shape(z)));
+        }
         for (std::size_t j = 0; j < n_out; ++j)
           if (g.outputs[j].slot >= 0 && d_out[j].defined()) local.accumulate(g.outputs[j].slot, d_out[j]);
         for (std::size_t i = 0; i < n_states; ++i)
@@ -286,17 +304,10 @@ void LoopNode::backward(GradStore& store) const {
         loom::detail::backward_sweep(*nodes, local, g.keep, release);
         if (release) nodes.reset();
 
-        for (std::int32_t s : p.bound) {  // the step's rows of a hoisted value's gradient
+        for (std::int32_t s : p.bound) {  // the step's rows of a hoisted value's gradient (already in place)
           const Tensor& gs = local.grad[static_cast<std::size_t>(s)];
-          if (!gs.defined()) continue;
-          Tensor& d = d_stacked[static_cast<std::size_t>(s)];
-          if (!d.defined()) {
-            Shape rows = gs.shape();
-            rows[0] *= seg.length();
-            d = Tensor::zeros(rows, plan.dtype);
-          }
-          Tensor rows = seg.rows(d, t);
-          rows.copy_(gs);
+          Tensor rows = seg.rows(d_stacked[static_cast<std::size_t>(s)], t);
+          if (gs.defined() && gs.raw_data() != rows.raw_data()) rows.copy_(gs);
         }
         for (std::int32_t s : p.step_invariant_inputs)
           if (const Tensor& gs = local.grad[static_cast<std::size_t>(s)]; gs.defined())
@@ -315,11 +326,10 @@ void LoopNode::backward(GradStore& store) const {
     seg.deferred.clear();
     // The hoisted ops' backward, once over the segment's stacked rows.
     reset(mid, n_slots);
-    for (std::int32_t s : p.bound)
-      if (d_stacked[static_cast<std::size_t>(s)].defined()) {
-        mid.grad[static_cast<std::size_t>(s)] = d_stacked[static_cast<std::size_t>(s)];
-        mid.owned[static_cast<std::size_t>(s)] = 1;
-      }
+    for (std::int32_t s : p.bound) {
+      mid.grad[static_cast<std::size_t>(s)] = d_stacked[static_cast<std::size_t>(s)];
+      mid.owned[static_cast<std::size_t>(s)] = 1;
+    }
     loom::detail::backward_sweep(seg.hoisted, mid, g.keep, release);
     for (std::size_t i = 0; i < n_in; ++i) {
       if (g.x_slots[i] < 0 || !sink.needed(i)) continue;
