@@ -10,7 +10,6 @@
 #include "loom/core/gemm.hpp"
 #include "loom/core/layout.hpp"
 #include "loom/core/parallel.hpp"
-
 #include "rnn_program.hpp"
 
 namespace loom::backend::detail {
@@ -38,9 +37,7 @@ struct Segment {
   std::vector<Tensor> stacked;  // per slot: the stacked value of each bound hoisted slot (forward only)
   Nodes hoisted;                // copies of the hoisted ops holding their saved tensors (when kept)
   std::vector<DeferredRows> deferred;
-  std::int64_t length() const {
-    return end - begin;
-  }
+  std::int64_t length() const { return end - begin; }
   /// Step t's rows of a stacked value.
   Tensor rows(const Tensor& stacked_value, std::int64_t t) const {
     const std::int64_t per_step = stacked_value.shape(0) / length();
@@ -95,8 +92,7 @@ struct Loop {
     Segment seg;
     seg.begin = begin;
     seg.end = end;
-    seg.t_lo =
-        std::min(plan.order[static_cast<std::size_t>(begin)], plan.order[static_cast<std::size_t>(end - 1)]);
+    seg.t_lo = std::min(plan.order[static_cast<std::size_t>(begin)], plan.order[static_cast<std::size_t>(end - 1)]);
     std::vector<Tensor> values = base;
     for (std::size_t i = 0; i < g.x_slots.size(); ++i) {
       if (g.x_slots[i] < 0) continue;
@@ -122,13 +118,8 @@ struct Loop {
   // Runs processing step k of `seg` from `states` and the output carry `prev`, updating both and
   // writing the masked outputs to `outs`. With `keep_nodes`, the step runs on copies of the step ops,
   // which then hold this step's saved tensors for backward.
-  void forward_step(std::int64_t k,
-                    const Segment& seg,
-                    std::vector<Tensor>& values,
-                    std::vector<Tensor>& states,
-                    std::vector<Tensor>& prev,
-                    std::vector<Tensor>& outs,
-                    Nodes* keep_nodes) {
+  void forward_step(std::int64_t k, const Segment& seg, std::vector<Tensor>& values, std::vector<Tensor>& states,
+                    std::vector<Tensor>& prev, std::vector<Tensor>& outs, Nodes* keep_nodes) {
     const StepGraph& g = *graph;
     const std::int64_t t = plan.order[static_cast<std::size_t>(k)];
     for (std::int32_t s : program.bound)
@@ -146,10 +137,9 @@ struct Loop {
     for (std::size_t j = 0; j < outs.size(); ++j) outs[j] = g.outputs[j].get(values);
     for (std::size_t i = 0; i < next.size(); ++i) next[i] = g.new_states[i].get(values);
     if (plan.masked)
-      mask_step(
-          plan.mask_row(t), zero_output_for_mask, outs, next, states, prev,
-          [](const Tensor& m, const Tensor& a, const Tensor& b) { return core::where_rows(m, a, b); },
-          [](const Tensor& v) { return Tensor::zeros(v.shape(), v.dtype()); });
+      mask_step(plan.mask_row(t), zero_output_for_mask, outs, next, states, prev,
+                [](const Tensor& m, const Tensor& a, const Tensor& b) { return core::where_rows(m, a, b); },
+                [](const Tensor& v) { return Tensor::zeros(v.shape(), v.dtype()); });
     states = std::move(next);
   }
 };
@@ -159,16 +149,11 @@ struct Loop {
 class LoopNode final : public NodeBase {
  public:
   explicit LoopNode(std::shared_ptr<Loop> loop) : loop_(std::move(loop)) {}
-  const char* name() const noexcept override {
-    return "rnn";
-  }
-  std::unique_ptr<NodeBase> clone() const override {
-    return std::make_unique<LoopNode>(*this);
-  }
+  const char* name() const noexcept override { return "rnn"; }
+  std::unique_ptr<NodeBase> clone() const override { return std::make_unique<LoopNode>(*this); }
   void replay(std::vector<Tensor>&) override {
-    LOOM_CHECK(
-        false, NotImplementedError,
-        "rnn: a loop node cannot be replayed inside another traced step function; unroll the inner loop.");
+    LOOM_CHECK(false, NotImplementedError,
+               "rnn: a loop node cannot be replayed inside another traced step function; unroll the inner loop.");
   }
   void backward(GradStore& store) const override;
 
@@ -185,9 +170,7 @@ void LoopNode::backward(GradStore& store) const {
   const auto n_slots = static_cast<std::size_t>(g.slots);
   const std::size_t n_out = g.outputs.size(), n_states = L.state_shapes.size();
   const std::size_t n_in = L.x_tm.size(), n_const = L.constants.size();
-  auto upstream = [&](std::size_t k) -> const Tensor& {
-    return store.grad[static_cast<std::size_t>(out[k])];
-  };
+  auto upstream = [&](std::size_t k) -> const Tensor& { return store.grad[static_cast<std::size_t>(out[k])]; };
 
   std::vector<Tensor> d_seq(n_out), d_last(n_out), carry(n_out), d_state(n_states);
   for (std::size_t j = 0; j < n_out; ++j) {

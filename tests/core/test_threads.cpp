@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Results are bitwise identical with 1, 2 and 4 threads: GEMM, reductions, softmax, element-wise, random.
+#include <tbb/task_arena.h>
+
 #include "support/reference.hpp"
 
 using loom::DType;
@@ -64,4 +66,22 @@ TEST_CASE("threads: kernels give identical bits for any thread count", "[core][t
     loom::bernoulli_(m, 0.5, gen);
     return m;
   });
+}
+
+TEST_CASE("threads: run_with_threads limits the kernels inside it, with the same bits", "[core][threads]") {
+  loom::Generator gen(3);
+  const loom::Tensor a = loom::Tensor::uniform({300, 200}, -1, 1, loom::DType::f32, &gen);
+  const loom::Tensor b = loom::Tensor::uniform({200, 400}, -1, 1, loom::DType::f32, &gen);
+  const loom::Tensor everywhere = loom::core::matmul(a, b);
+  loom::Tensor inside;
+  int concurrency = 0;
+  loom::detail::run_with_threads(1, [&] {
+    inside = loom::core::matmul(a, b);
+    concurrency = tbb::this_task_arena::max_concurrency();
+  });
+  CHECK(concurrency == 1);
+  CHECK(loom::testing::bitwise_equal(inside, everywhere));
+  int outside = 0;
+  loom::detail::run_with_threads(64, [&] { outside = tbb::this_task_arena::max_concurrency(); });
+  CHECK(outside == tbb::this_task_arena::max_concurrency());  // a limit above the pool's changes nothing
 }
