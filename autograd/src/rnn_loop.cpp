@@ -384,12 +384,8 @@ LoopResult run_loop(const StepFunction& step,
   // the gradient rows backward collects exist for one segment at a time.
   constexpr std::int64_t kSegmentRows = 256;
   const std::int64_t rows_per_step = std::max<std::int64_t>(plan.batch, 1);
-  // A segment has fixed costs (its products, buffers, the serial arena); small steps amortise them
-  // over at least kMinSmallSegment steps.
-  constexpr std::int64_t kMinSmallSegment = 16;
-  L->segment = (kSegmentRows + rows_per_step - 1) / rows_per_step;
-  if (L->program.small_steps()) L->segment = std::max(L->segment, kMinSmallSegment);
-  if (o.checkpoint_every > 0) L->segment = o.checkpoint_every;
+  L->segment =
+      o.checkpoint_every > 0 ? o.checkpoint_every : (kSegmentRows + rows_per_step - 1) / rows_per_step;
   L->segment = std::clamp<std::int64_t>(L->segment, 1, plan.steps);
   if (keep) L->steps.resize(static_cast<std::size_t>(plan.steps));
 
