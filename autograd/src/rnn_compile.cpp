@@ -7,6 +7,8 @@
 // row-broadcast operands, x·W with an invariant W, slices along a non-batch axis), and otherwise runs
 // per step on the step's rows. A per-step matmul against an invariant weight defers its weight
 // gradient: one product with K = rows × steps after the sweep instead of one per step.
+#include <algorithm>
+
 #include "loom/core/check.hpp"
 #include "loom/core/elementwise.hpp"
 #include "loom/core/gemm.hpp"
@@ -124,9 +126,10 @@ Program compile(const StepGraph& g, bool optimise) {
     if (!optimise) at = Level::step;
     if (at == Level::hoisted && !stacks(*node, p.level)) at = Level::step;
     std::unique_ptr<NodeBase> copy = node->clone();
-    if (at == Level::step && optimise && node->info().kind == OpKind::matmul && node->in.size() == 2) {
+    const OpInfo info = node->info();
+    const bool matmul = info.kind == OpKind::matmul && node->in.size() == 2;
+    if (at == Level::step && optimise && matmul) {
       const std::int32_t lhs = node->in[0], rhs = node->in[1];
-      const OpInfo info = node->info();
       if (lhs >= 0 && rhs >= 0 && p.level[static_cast<std::size_t>(rhs)] == Level::invariant &&
           g.needed[static_cast<std::size_t>(rhs)] && info.b.rank() == 2) {
         auto deferred = std::make_unique<DeferredMatMulNode>();
@@ -136,13 +139,11 @@ Program compile(const StepGraph& g, bool optimise) {
         copy = std::move(deferred);
       }
     }
-    if (optimise && node->info().kind == OpKind::matmul && node->in.size() == 2 && node->in[1] >= 0 &&
-        p.level[static_cast<std::size_t>(node->in[1])] == Level::invariant)
+    if (optimise && matmul && node->in[1] >= 0 && p.level[static_cast<std::size_t>(node->in[1])] == Level::invariant &&
+        std::find(p.weights.begin(), p.weights.end(), node->in[1]) == p.weights.end())
       p.weights.push_back(node->in[1]);
-    if (at == Level::step && node->info().kind == OpKind::matmul) {
-      const OpInfo info = node->info();
-      if (info.a.rank() >= 1 && info.b.rank() == 2) p.step_flops += 2.0 * static_cast<double>(info.a.numel()) * info.b[1];
-    }
+    if (at == Level::step && matmul && info.a.rank() >= 1 && info.b.rank() == 2)
+      p.step_flops += 2.0 * static_cast<double>(info.a.numel()) * info.b[1];
     for (std::size_t k = 0; k < node->out.size(); ++k) p.level[static_cast<std::size_t>(node->out[k])] = at;
     for (std::size_t i = 0; i < node->in.size(); ++i)
       if (node->in[i] >= 0) (at == Level::step ? read_by_step : read_by_hoisted)[static_cast<std::size_t>(node->in[i])] = 1;

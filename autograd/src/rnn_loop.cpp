@@ -133,15 +133,19 @@ struct Loop {
       for (auto& n : program.step) n->replay(values);
     }
     outs.resize(g.outputs.size());
-    std::vector<Tensor> next(states.size());
+    std::vector<Tensor>& next = next_states_;
+    next.resize(states.size());
     for (std::size_t j = 0; j < outs.size(); ++j) outs[j] = g.outputs[j].get(values);
     for (std::size_t i = 0; i < next.size(); ++i) next[i] = g.new_states[i].get(values);
     if (plan.masked)
       mask_step(plan.mask_row(t), zero_output_for_mask, outs, next, states, prev,
                 [](const Tensor& m, const Tensor& a, const Tensor& b) { return core::where_rows(m, a, b); },
                 [](const Tensor& v) { return Tensor::zeros(v.shape(), v.dtype()); });
-    states = std::move(next);
+    states.swap(next);  // next keeps its capacity for the following step
   }
+
+ private:
+  std::vector<Tensor> next_states_;
 };
 
 /// The one node the loop leaves on a tape. Inputs: the inputs, initial states, constants and the
@@ -196,6 +200,7 @@ void LoopNode::backward(GradStore& store) const {
   const bool release = (store.release && last_user) || L.checkpointing;
   std::vector<Tensor> d_x(n_in);
   GradStore outer, local, mid;  // per call (invariant slots), per step, per segment (hoisted slots)
+  std::vector<Tensor> d_out, d_new, d_pass;  // one step's gradients, reused from step to step
   for (GradStore* s : {&outer, &local, &mid}) {
     s->needed = g.needed;
     s->release = true;
@@ -242,7 +247,9 @@ void LoopNode::backward(GradStore& store) const {
     L.run_steps([&] {
       for (std::int64_t k = end - 1; k >= begin; --k) {
         const std::int64_t t = plan.order[static_cast<std::size_t>(k)];
-        std::vector<Tensor> d_out(n_out), d_new(n_states), d_pass(n_states);
+        d_out.assign(n_out, Tensor());
+        d_new.assign(n_states, Tensor());
+        d_pass.assign(n_states, Tensor());
         for (std::size_t j = 0; j < n_out; ++j) {
           Tensor d_k;
           if (d_seq[j].defined())
