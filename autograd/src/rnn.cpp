@@ -97,9 +97,9 @@ Plan make_plan(const std::vector<Var>& inputs, const std::vector<Var>& initial_s
              "rnn: mask was provided but initial_states is empty; masking needs at least one state.");
   const std::vector<double> keep = read_mask(o, plan);
   plan.masked = !keep.empty();
-  for (std::int64_t t = 0; plan.masked && t < plan.steps; ++t) {
-    const auto row = keep.begin() + t * plan.batch;
-    plan.mask_rows.push_back(Tensor::from_vector(std::vector<double>(row, row + plan.batch), {plan.batch}).to(plan.dtype));
+  if (plan.masked) {  // one (T, B) tensor; each step's row is a view of it
+    const Tensor all = Tensor::from_vector(keep, {plan.steps, plan.batch}).to(plan.dtype);
+    for (std::int64_t t = 0; t < plan.steps; ++t) plan.mask_rows.push_back(all.index0(t));
   }
   for (std::int64_t k = 0; k < plan.steps; ++k) plan.order.push_back(o.go_backwards ? plan.steps - 1 - k : k);
   return plan;

@@ -3,8 +3,10 @@
 // once, then each segment of steps: its hoisted ops once on stacked rows, then its steps one by one.
 // One loop node lands on each recording tape; its backward is BPTT over the same levels in reverse.
 #include <algorithm>
+#include <array>
 #include <optional>
 
+#include "loom/core/arena.hpp"
 #include "loom/core/check.hpp"
 #include "loom/core/elementwise.hpp"
 #include "loom/core/gemm.hpp"
@@ -73,6 +75,29 @@ struct Loop {
       fn();
   }
 
+  // Steps allocate nothing: every tensor a step creates comes from an IterationArena
+  // (core/arena.hpp), which learns from the call's first steps which tensors die within a step,
+  // which the next step reads and which backward keeps. Kept values fill one block per segment.
+  core::IterationArena kept_steps;
+
+  /// Runs `fn(k)` for the steps k of [begin, end) with kept_steps in scope.
+  template <class Fn>
+  void run_kept_steps(std::int64_t begin, std::int64_t end, Fn&& fn) {
+    bool planned = kept_steps.planned();
+    if (planned) kept_steps.reserve_kept(static_cast<std::size_t>(end - begin));
+    const core::ArenaScope scope(&kept_steps);
+    for (std::int64_t k = begin; k < end; ++k) {
+      kept_steps.begin();
+      fn(k);
+      kept_steps.end();
+      if (!planned && kept_steps.planned()) {  // learnt on this step: room for the rest of the segment
+        kept_steps.reserve_kept(static_cast<std::size_t>(end - k - 1));
+        planned = true;
+      }
+    }
+    kept_steps.trim();  // between segments, only the kept values hold memory
+  }
+
   // Weights cannot change while the loop runs: products against them reuse panels packed once per
   // call (each orientation when first used), by the forward and again by the backward.
   std::shared_ptr<const core::PackedWeights> packed;
@@ -137,15 +162,33 @@ struct Loop {
     next.resize(states.size());
     for (std::size_t j = 0; j < outs.size(); ++j) outs[j] = g.outputs[j].get(values);
     for (std::size_t i = 0; i < next.size(); ++i) next[i] = g.new_states[i].get(values);
+    // What the step computed stays alive only where it is kept (saved by a node, a state, an output).
+    for (const auto& n : program.step)
+      for (std::size_t o = 0; o < n->out.size(); ++o) values[static_cast<std::size_t>(n->out[o])] = Tensor();
     if (plan.masked)
       mask_step(plan.mask_row(t), zero_output_for_mask, outs, next, states, prev,
                 [](const Tensor& m, const Tensor& a, const Tensor& b) { return core::where_rows(m, a, b); },
-                [](const Tensor& v) { return Tensor::zeros(v.shape(), v.dtype()); });
+                [this](const Tensor& v) { return zeros(v.shape()); });
     states.swap(next);  // next keeps its capacity for the following step
+    // The old states stay alive only where this step's nodes saved them.
+    for (Tensor& old : next) old = Tensor();
+    for (std::int32_t s : g.s_slots)
+      if (s >= 0) values[static_cast<std::size_t>(s)] = Tensor();
   }
 
  private:
   std::vector<Tensor> next_states_;
+  std::vector<Tensor> zeros_;
+
+ public:
+  /// Zeros of `shape` in the call's dtype, made once per shape and shared: only ever read (the mask
+  /// selects from them).
+  const Tensor& zeros(const Shape& shape) {
+    for (const Tensor& z : zeros_)
+      if (z.shape() == shape) return z;
+    const core::ArenaScope own(nullptr);
+    return zeros_.emplace_back(Tensor::zeros(shape, plan.dtype));
+  }
 };
 
 /// The one node the loop leaves on a tape. Inputs: the inputs, initial states, constants and the
@@ -207,6 +250,7 @@ void LoopNode::backward(GradStore& store) const {
     reset(*s, n_slots);
   }
 
+  core::IterationArena step_arena(1);  // the backward steps' tensors: their carries die in the next step
   for (std::int64_t end = steps; end > 0;) {
     const std::int64_t begin = (end - 1) / L.segment * L.segment;
     std::optional<Segment> fresh;
@@ -216,9 +260,9 @@ void LoopNode::backward(GradStore& store) const {
       std::vector<Tensor> states = L.ckpt_states[static_cast<std::size_t>(begin / L.segment)];
       std::vector<Tensor> prev = L.ckpt_prev[static_cast<std::size_t>(begin / L.segment)];
       L.run_steps([&] {
-        for (std::int64_t k = begin; k < end; ++k)
-          L.forward_step(k, *fresh, values, states, prev, outs,
-                         &L.steps[static_cast<std::size_t>(k)].emplace());
+        L.run_kept_steps(begin, end, [&](std::int64_t k) {
+          L.forward_step(k, *fresh, values, states, prev, outs, &L.steps[static_cast<std::size_t>(k)].emplace());
+        });
       });
       fresh->stacked.clear();
     }
@@ -245,7 +289,9 @@ void LoopNode::backward(GradStore& store) const {
     }
 
     L.run_steps([&] {
+      const core::ArenaScope scope(&step_arena);
       for (std::int64_t k = end - 1; k >= begin; --k) {
+        step_arena.begin();
         const std::int64_t t = plan.order[static_cast<std::size_t>(k)];
         d_out.assign(n_out, Tensor());
         d_new.assign(n_states, Tensor());
@@ -263,12 +309,12 @@ void LoopNode::backward(GradStore& store) const {
           const Tensor& m = plan.mask_row(t);
           for (std::size_t j = 0; j < n_out; ++j) {
             if (!d_out[j].defined()) continue;
-            const Tensor zeros = Tensor::zeros(d_out[j].shape(), d_out[j].dtype());
+            const Tensor& zeros = L.zeros(d_out[j].shape());
             if (!L.zero_output_for_mask) carry[j] = core::where_rows(m, zeros, d_out[j]);
             d_out[j] = core::where_rows(m, d_out[j], zeros);
           }
           for (std::size_t i = 0; i < n_states; ++i) {
-            const Tensor zeros = Tensor::zeros(d_state[i].shape(), d_state[i].dtype());
+            const Tensor& zeros = L.zeros(d_state[i].shape());
             d_new[i] = core::where_rows(m, d_state[i], zeros);
             d_pass[i] = core::where_rows(m, zeros, d_state[i]);
           }
@@ -300,15 +346,28 @@ void LoopNode::backward(GradStore& store) const {
           if (gs.defined() && gs.raw_data() != rows.raw_data()) rows.copy_(gs);
         }
         for (std::int32_t s : p.step_invariant_inputs)
-          if (const Tensor& gs = local.grad[static_cast<std::size_t>(s)]; gs.defined())
-            outer.accumulate(s, gs);
+          if (const Tensor& gs = local.grad[static_cast<std::size_t>(s)]; gs.defined()) {
+            const core::ArenaScope own(nullptr);  // the sum outlives the step: a buffer of its own
+            if (outer.grad[static_cast<std::size_t>(s)].defined()) {
+              outer.accumulate(s, gs);
+            } else {
+              outer.grad[static_cast<std::size_t>(s)] = gs.clone();
+              outer.owned[static_cast<std::size_t>(s)] = 1;
+            }
+          }
         for (std::size_t i = 0; i < n_states; ++i) {
           const Tensor gs = g.s_slots[i] >= 0 ? local.grad[static_cast<std::size_t>(g.s_slots[i])] : Tensor();
           d_state[i] = add_or(d_pass[i], gs);
           if (!d_state[i].defined()) d_state[i] = Tensor::zeros(L.state_shapes[i], plan.dtype);
         }
+        // Only the carries (d_state, carry) outlive the step; its other gradients die with it.
+        for (auto* v : {&d_out, &d_new, &d_pass})
+          for (Tensor& dead : *v) dead = Tensor();
+        reset(local, n_slots);
+        step_arena.end();
       }
     });
+    step_arena.trim();
 
     // Deferred weight gradients: one product over the segment's rows each.
     for (std::size_t j = 0; j < p.deferred.size(); ++j)
@@ -406,31 +465,51 @@ LoopResult run_loop(const StepFunction& step,
   std::vector<Tensor> states, prev, outs, seq;
   for (const Var& s : initial_states) states.push_back(s.value());
   const core::PackedWeightsScope packed(L->packed_weights());
+  core::IterationArena step_arena;  // for steps that keep nothing
   for (std::int64_t begin = 0; begin < plan.steps; begin += L->segment) {
     const std::int64_t end = std::min(begin + L->segment, plan.steps);
-    if (L->checkpointing) {
-      L->ckpt_states.push_back(states);
-      L->ckpt_prev.push_back(prev);
+    if (L->checkpointing) {  // copies: the states themselves live in an arena block that steps reuse
+      auto copies = [](const std::vector<Tensor>& v) {
+        std::vector<Tensor> c;
+        for (const Tensor& t : v) c.push_back(t.clone());
+        return c;
+      };
+      L->ckpt_states.push_back(copies(states));
+      L->ckpt_prev.push_back(copies(prev));
     }
-    Segment seg = L->open_segment(begin, end, keep && !L->checkpointing);
+    const bool keep_steps = keep && !L->checkpointing;
+    Segment seg = L->open_segment(begin, end, keep_steps);
     std::vector<Tensor> values = L->base;
-    L->run_steps([&] {
-      for (std::int64_t k = begin; k < end; ++k) {
-        Nodes* kept = keep && !L->checkpointing ? &L->steps[static_cast<std::size_t>(k)].emplace() : nullptr;
-        L->forward_step(k, seg, values, states, prev, outs, kept);
-        if (!o.return_all_outputs) continue;
-        // Each step's output goes straight to its place in the final layout (no transposed copy later).
-        if (k == 0)
-          for (const Tensor& y : outs)
-            seq.push_back(Tensor::empty(with_time_axis(y.shape(), plan.steps, plan.time_axis), y.dtype()));
-        for (std::size_t j = 0; j < outs.size(); ++j) {
-          if (plan.time_axis == 0) {
-            Tensor row = seq[j].index0(k);
-            row.copy_(outs[j]);
-          } else {
-            core::slice_assign(seq[j], outs[j].reshape(with_time_axis(outs[j].shape(), 1, 1)), 1, k);
-          }
+    auto run_step = [&](std::int64_t k) {
+      Nodes* kept = keep_steps ? &L->steps[static_cast<std::size_t>(k)].emplace() : nullptr;
+      L->forward_step(k, seg, values, states, prev, outs, kept);
+      if (!o.return_all_outputs) return;
+      // Each step's output goes straight to its place in the final layout (no transposed copy later).
+      if (k == 0) {
+        const core::ArenaScope own(nullptr);  // the sequences outlive the steps
+        for (const Tensor& y : outs)
+          seq.push_back(Tensor::empty(with_time_axis(y.shape(), plan.steps, plan.time_axis), y.dtype()));
+      }
+      for (std::size_t j = 0; j < outs.size(); ++j) {
+        if (plan.time_axis == 0) {
+          Tensor row = seq[j].index0(k);
+          row.copy_(outs[j]);
+        } else {
+          core::slice_assign(seq[j], outs[j].reshape(with_time_axis(outs[j].shape(), 1, 1)), 1, k);
         }
+      }
+    };
+    L->run_steps([&] {
+      if (keep_steps) {
+        L->run_kept_steps(begin, end, run_step);
+      } else {
+        const core::ArenaScope scope(&step_arena);
+        for (std::int64_t k = begin; k < end; ++k) {
+          step_arena.begin();
+          run_step(k);
+          step_arena.end();
+        }
+        step_arena.trim();
       }
     });
     seg.stacked.clear();

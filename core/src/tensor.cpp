@@ -12,6 +12,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "loom/core/arena.hpp"
 #include "loom/core/layout.hpp"
 #include "loom/core/memory.hpp"
 #include "loom/core/random.hpp"
@@ -93,8 +94,10 @@ void release(void* p, std::size_t bytes) {
 
 std::atomic<std::size_t> live_bytes{0};
 std::atomic<std::size_t> peak_bytes{0};
+std::atomic<std::size_t> allocation_count{0};
 
 void count_allocation(std::size_t bytes) noexcept {
+  allocation_count.fetch_add(1, std::memory_order_relaxed);
   const std::size_t now = live_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
   std::size_t peak = peak_bytes.load(std::memory_order_relaxed);
   while (now > peak && !peak_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
@@ -104,7 +107,8 @@ void count_allocation(std::size_t bytes) noexcept {
 }  // namespace
 
 MemoryStats memory_stats() noexcept {
-  return {live_bytes.load(std::memory_order_relaxed), peak_bytes.load(std::memory_order_relaxed)};
+  return {live_bytes.load(std::memory_order_relaxed), peak_bytes.load(std::memory_order_relaxed),
+          allocation_count.load(std::memory_order_relaxed)};
 }
 
 void reset_peak_memory() noexcept { peak_bytes.store(live_bytes.load(std::memory_order_relaxed), std::memory_order_relaxed); }
@@ -113,7 +117,11 @@ detail::Storage::Storage(std::size_t bytes) : data(allocate(std::max<std::size_t
   count_allocation(bytes);
 }
 
+detail::Storage::Storage(void* d, std::size_t bytes, std::shared_ptr<const Storage> p) noexcept
+    : data(d), nbytes(bytes), parent(std::move(p)) {}
+
 detail::Storage::~Storage() {
+  if (parent) return;  // a piece of an arena block: the block owns the memory
   live_bytes.fetch_sub(nbytes, std::memory_order_relaxed);
   release(data, std::max<std::size_t>(nbytes, 1));
 }
@@ -146,9 +154,20 @@ decltype(auto) visit_dtype(DType d, Fn&& fn) {
 
 }  // namespace
 
+std::shared_ptr<detail::Storage> detail::carved_storage(void* data, std::size_t bytes,
+                                                        std::shared_ptr<const Storage> block) {
+  return std::allocate_shared<Storage>(CachedAllocator<Storage>{}, data, bytes, std::move(block));
+}
+
+std::shared_ptr<detail::Storage> detail::plain_storage(std::size_t bytes) {
+  return std::allocate_shared<Storage>(CachedAllocator<Storage>{}, bytes);
+}
+
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
-  auto storage = std::allocate_shared<detail::Storage>(CachedAllocator<detail::Storage>{},
-                                                       static_cast<std::size_t>(shape.numel()) * itemsize(dtype));
+  const std::size_t bytes = static_cast<std::size_t>(shape.numel()) * itemsize(dtype);
+  std::shared_ptr<detail::Storage> storage;
+  if (core::StorageSource* source = detail::active_storage_source()) storage = source->storage(bytes);
+  if (!storage) storage = detail::plain_storage(bytes);
   return Tensor(std::move(storage), 0, shape, dtype);
 }
 

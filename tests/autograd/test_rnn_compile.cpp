@@ -272,3 +272,41 @@ TEST_CASE("rnn compiler: one loop on two tapes, and a persistent tape asked twic
     }
   }
 }
+
+TEST_CASE("rnn compiler: the steps allocate nothing, so a call's allocations do not grow with T",
+          "[autograd][rnn][compile][memory]") {
+  // Batch 2: a segment holds 128 steps, so T = 30 and T = 120 each run as one segment. Whatever the
+  // call allocates (inputs in time-major order, the output sequence, a segment's stacked rows and
+  // the arena blocks) is per call or per segment; a step that allocated would add 90 or more.
+  manual_seed(9);
+  LSTM lstm(8, {}, {.return_sequences = true});
+  lstm.build_for({2, 1, 5});
+  const auto allocations = [&](std::int64_t steps, bool train, bool masked) {
+    const Var x(Tensor::uniform({2, steps, 5}, -1, 1));
+    RNNCallArgs args;
+    if (masked) {
+      args.mask = Tensor::ones({2, steps});
+      args.mask.data<float>()[3] = 0;  // one masked step in the first sample
+    }
+    const std::size_t before = memory_stats().allocations;
+    if (train) {
+      GradientTape tape;
+      tape.watch(x);
+      const Var y = lstm.call(x, args).output;
+      Vars sources = lstm.trainable_weights();
+      sources.push_back(x);
+      const std::vector<Tensor> g = tape.gradient(sum(y * y), sources);
+      REQUIRE(g.size() == 4);
+    } else {
+      const Var y = lstm.call(x, args).output;
+      REQUIRE(y.shape() == Shape({2, steps, 8}));
+    }
+    return memory_stats().allocations - before;
+  };
+  for (bool train : {false, true})
+    for (bool masked : {false, true}) {
+      CAPTURE(train, masked);
+      const std::size_t short_run = allocations(30, train, masked), long_run = allocations(120, train, masked);
+      CHECK(long_run == short_run);
+    }
+}

@@ -19,14 +19,18 @@ namespace loom {
 class Generator;
 
 namespace detail {
-/// Owner of one aligned allocation. Tensors that share it are views of the same data.
+/// Owner of one aligned allocation, or of a piece of an arena block (`parent`, see core/arena.hpp)
+/// that it keeps alive. Tensors that share it are views of the same data.
 struct Storage {
   explicit Storage(std::size_t nbytes);
+  /// `nbytes` at `data` inside `parent`: allocates nothing and is not counted by memory_stats().
+  Storage(void* data, std::size_t nbytes, std::shared_ptr<const Storage> parent) noexcept;
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   void* data = nullptr;
   std::size_t nbytes = 0;
+  std::shared_ptr<const Storage> parent;
 };
 }  // namespace detail
 
