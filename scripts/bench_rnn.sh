@@ -30,4 +30,5 @@ run() {  # out-file filter [env...]
 }
 run "$dir/passive.csv" "$filter" OMP_WAIT_POLICY=PASSIVE
 run "$dir/active.csv" "^BM_(DNNL_|Torch_)(Train|Infer|TrainCustomLSTM)/${LOOM_BENCH_FILTER:-}"
-awk -F, -f scripts/bench_rnn_table.awk "$dir/passive.csv" "$dir/active.csv"
+run "$dir/peak.csv" "^BM_FmaPeak/"  # its own file: the CSV reporter wants one set of counters per file
+awk -F, -f scripts/bench_rnn_table.awk "$dir/passive.csv" "$dir/active.csv" "$dir/peak.csv"

@@ -1,9 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 # Reads Google Benchmark CSV (median rows) of the training-step benchmarks and prints the ratio table:
 # per (cell, size, threads) loom's time, oneDNN's, libtorch's (nn.* layer) and their ratios, the
-# custom LSTM cell against the built-in one, inference against oneDNN, and 2-thread ÷ 1-thread.
+# custom LSTM cell against the built-in one, inference against oneDNN, 2-thread ÷ 1-thread, and the
+# training step's share of the measured FMA peak (BM_FmaPeak) at the large size.
 function key(c, s, t) { return c SUBSEP s SUBSEP t }
-/^name,/ { next }
+/^name,/ { flops_col = 0; for (i = 1; i <= NF; ++i) if ($i ~ /FLOPS/) flops_col = i; next }
+/^"?BM_FmaPeak\/[0-9]+\/real_time_median/ {
+  name = $1; gsub(/"/, "", name); split(name, p, "/")
+  if (flops_col && (!(p[2] in peak) || $flops_col + 0 > peak[p[2]])) peak[p[2]] = $flops_col + 0
+  next
+}
 /_median"?,/ {
   name = $1; gsub(/"/, "", name); sub(/\/real_time_median$/, "", name)
   split(name, p, "/"); kind = p[1]
@@ -41,5 +47,21 @@ END {
     ta = best["BM_Torch_Train", key(c, s, 1)]; tb = best["BM_Torch_Train", key(c, s, 2)]
     printf "%-4s %-16s %6.2f %6s %6s\n", cells[c + 1], sizes[s + 1], b / a, (da != "" ? sprintf("%.2f", db / da) : "-"),
            ta != "" ? sprintf("%.2f", tb / ta) : "-"
+  }
+  if (!(1 in peak)) exit
+  # large = (B, I, H, T) = (64, 512, 512, 50); a training step does 3 products per forward one.
+  printf "\nFMA peak: %.1f GFLOP/s on 1 core, %.1f on 2\n", peak[1] / 1e9, peak[2] / 1e9
+  printf "training step at large   %14s %14s\n", "1 thread", "2 threads"
+  split("4 3 1", g, " ")
+  for (c = 0; c < 3; ++c) {
+    f = 3 * 50 * 2 * 64 * (512 + 512) * g[c + 1] * 512
+    printf "%-4s GFLOP/s, %% of peak", cells[c + 1]
+    for (t = 1; t <= 2; ++t) {
+      ms = best["BM_Train", key(c, 3, t)]
+      if (ms == "" || !(t in peak)) { printf " %14s", "-"; continue }
+      rate = f / (ms / 1000)
+      printf " %7.1f (%3.0f%%)", rate / 1e9, 100 * rate / peak[t]
+    }
+    printf "\n"
   }
 }
