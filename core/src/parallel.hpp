@@ -7,9 +7,20 @@
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/global_control.h>
 #include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
 
 namespace loom::detail {
+
+/// Threads that can run this thread's parallel work now: the task arena's and the global limit.
+/// Only for choices that cannot change results (how finely to split work whose bits do not depend
+/// on the split).
+inline std::int64_t current_concurrency() {
+  const auto global = tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
+  return std::max<std::int64_t>(
+      1, std::min<std::int64_t>(tbb::this_task_arena::max_concurrency(), static_cast<std::int64_t>(global)));
+}
 
 /// Calls `fn(begin, end)` on the chunks [k·grain, min((k+1)·grain, n)) of [0, n). Chunks are fixed
 /// by `grain` (a function of the problem, never of the thread count), so a kernel that computes

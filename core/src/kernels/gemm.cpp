@@ -97,17 +97,24 @@ void gemm_driver(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std
   const std::int64_t a_rs = trans_a ? 1 : lda, a_cs = trans_a ? lda : 1;
   const std::int64_t npad = round_up(n, Bk::NR);
   const std::int64_t kblocks = (k + Bk::KC - 1) / Bk::KC;
-  const std::int64_t mtiles = (m + Bk::MC - 1) / Bk::MC, ntiles = (n + Bk::NC - 1) / Bk::NC;
-
+  const std::int64_t mtiles = (m + Bk::MC - 1) / Bk::MC;
   // Below about 4 MFLOP a product takes microseconds: waking other threads would cost more than it saves.
   const bool serial = m * n * k < (std::int64_t{1} << 21);
+  // Column tiles of up to NC, narrower when there would be fewer than two per thread, so that a
+  // product with few rows (an RNN step's dz·Uᵀ: 64 × 512 × 2048 is one tile) still spreads over
+  // them. Each element of C sums its k-blocks in the same order whatever the tiling, so the bits do
+  // not depend on it, and so not on the thread count either.
+  const std::int64_t threads = serial ? 1 : detail::current_concurrency();
+  const std::int64_t n_split = threads > 1 ? std::max<std::int64_t>(1, (2 * threads + mtiles - 1) / mtiles) : 1;
+  const std::int64_t nc_max = std::clamp<std::int64_t>(round_up((n + n_split - 1) / n_split, Bk::NR), Bk::NR, Bk::NC);
+  const std::int64_t ntiles = (n + nc_max - 1) / nc_max;
   detail::parallel_chunks(mtiles * ntiles, 1, [&](std::int64_t t0, std::int64_t t1) {
     alignas(64) T tile[Bk::MR * Bk::NR];
     std::optional<detail::Scratch> b_block;
     if (!b.packed) b_block.emplace(static_cast<std::size_t>(Bk::KC * Bk::NC) * sizeof(T));
     for (std::int64_t t = t0; t < t1; ++t) {
-      const std::int64_t ic = (t / ntiles) * Bk::MC, jc = (t % ntiles) * Bk::NC;
-      const std::int64_t mc = std::min(Bk::MC, m - ic), nc = std::min(Bk::NC, n - jc);
+      const std::int64_t ic = (t / ntiles) * Bk::MC, jc = (t % ntiles) * nc_max;
+      const std::int64_t mc = std::min(Bk::MC, m - ic), nc = std::min(nc_max, n - jc);
       for (std::int64_t p = 0; p < kblocks; ++p) {
         const std::int64_t kcb = std::min(Bk::KC, k - p * Bk::KC);
         if (!b.packed)
