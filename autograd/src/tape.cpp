@@ -123,7 +123,10 @@ GradientTape::GradientTape(bool persistent) : data_(std::make_unique<detail::Tap
   detail::thread_state().active.push_back(data_.get());
 }
 
-GradientTape::~GradientTape() { stop_recording(); }
+GradientTape::~GradientTape() {
+  stop_recording();
+  for (const auto& [slot, impl] : data_->leaves) impl->remove_mark(data_->serial);
+}
 
 void GradientTape::stop_recording() {
   if (!data_->recording) return;
@@ -181,10 +184,6 @@ std::vector<Tensor> GradientTape::gradient(const Var& target, const std::vector<
   // A slot's gradient is complete once its producing node is reached (all consumers were recorded
   // later), so non-source gradients are dropped right after use.
   detail::backward_sweep(d.nodes, store, is_source, !d.persistent);
-  if (!d.persistent) {
-    d.consumed = true;
-    d.leaves.clear();
-  }
 
   std::vector<Tensor> out;
   out.reserve(sources.size());
@@ -192,6 +191,11 @@ std::vector<Tensor> GradientTape::gradient(const Var& target, const std::vector<
     const std::int32_t slot = s.impl()->slot_on(d.serial);
     const Tensor& g = slot >= 0 ? store.grad[static_cast<std::size_t>(slot)] : Tensor();
     out.push_back(g.defined() ? g : Tensor::zeros(s.shape(), s.dtype()));
+  }
+  if (!d.persistent) {  // the records are gone: so are the leaves and their marks
+    d.consumed = true;
+    for (const auto& [slot, impl] : d.leaves) impl->remove_mark(d.serial);
+    d.leaves.clear();
   }
   return out;
 }

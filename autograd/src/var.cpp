@@ -15,6 +15,25 @@ void detail::VarImpl::add_mark(std::uint64_t serial, std::int32_t slot) {
   more_marks->push_back({serial, slot});
 }
 
+void detail::VarImpl::remove_mark(std::uint64_t serial) noexcept {
+  if (first_mark.serial == serial && first_mark.slot >= 0) {
+    first_mark = {};
+    if (more_marks && !more_marks->empty()) {  // keep the common case (one mark) in first_mark
+      first_mark = more_marks->back();
+      more_marks->pop_back();
+    }
+    return;
+  }
+  if (!more_marks) return;
+  auto& m = *more_marks;
+  for (std::size_t i = 0; i < m.size(); ++i)
+    if (m[i].serial == serial) {
+      m[i] = m.back();
+      m.pop_back();
+      return;
+    }
+}
+
 Var::Var(Tensor value) : impl_(std::make_shared<detail::VarImpl>()) {
   LOOM_CHECK(value.defined(), ValueError, "Var: the value is an undefined tensor.");
   impl_->value = std::move(value);

@@ -173,3 +173,29 @@ TEST_CASE("GradientTape: MLP gradients are bitwise identical with 1, 2 and 4 thr
     for (std::size_t i = 0; i < one.size(); ++i) CHECK(testing::bitwise_equal(one[i], many[i]));
   }
 }
+
+TEST_CASE("GradientTape: a variable forgets the tapes that are gone (its marks do not grow)",
+          "[autograd][tape]") {
+  // Every tape that tracks a variable marks it; a training loop makes one tape per step (and an RNN
+  // call one more to trace its step). Marks of destroyed tapes must go, or every lookup would scan
+  // all the steps so far.
+  Var w = Var::variable(Tensor::ones({3}), "w");
+  const auto marks = [&] {
+    const auto* more = w.impl()->more_marks.get();
+    return (w.impl()->first_mark.slot >= 0 ? 1u : 0u) + (more ? more->size() : 0u);
+  };
+  for (int step = 0; step < 50; ++step) {
+    GradientTape outer;
+    {
+      GradientTape inner;
+      const Var loss = sum(w * w);
+      CHECK(marks() == 2);
+      const std::vector<Tensor> g = inner.gradient(loss, {w});
+      CHECK(g[0].get({0}) == 2.0);
+    }
+    CHECK(marks() == 1);
+    const std::vector<Tensor> g = outer.gradient(sum(w * w * w), {w});
+    CHECK(g[0].get({0}) == 3.0);
+  }
+  CHECK(marks() == 0);
+}

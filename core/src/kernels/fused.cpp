@@ -44,16 +44,17 @@ struct Scratch {
 
 /// Kv vectors of one row: the unit every instruction runs on, so that the interpreter's dispatch is
 /// paid once per Kv vectors and the vectors' independent chains (exp, tanh) overlap in the core.
+/// Kv is chosen per call from the row length (see with_tile), so short rows do not compute padding.
 template <class B, int Kv>
 struct Tile {
   B v[Kv];
 };
 
-template <class T>
+template <class T, int KvTile>
 struct Machine {
   using B = simd::batch<T>;
   static constexpr int W = simd::width<T>;
-  static constexpr int Kv = 4;
+  static constexpr int Kv = KvTile;
   static constexpr int kCols = W * Kv;  // columns per tile
   using V = Tile<B, Kv>;
 
@@ -234,6 +235,21 @@ struct Machine {
   }
 };
 
+// Calls f(std::integral_constant<int, Kv>) with the widest tile of 2, 4 or 8 vectors that a row of
+// `cols` elements fills: wider tiles pay the interpreter's dispatch less often (an LSTM's gate rows
+// of 128 or more take 8), narrower ones keep short rows (32 units) from computing padding. Every
+// lane runs the same formula whatever the width, so the bits do not depend on it.
+template <class T, class F>
+void with_tile(std::int64_t cols, F&& f) {
+  const std::int64_t vectors = (cols + simd::width<T> - 1) / simd::width<T>;
+  if (vectors >= 8)
+    f(std::integral_constant<int, 8>{});
+  else if (vectors >= 4)
+    f(std::integral_constant<int, 4>{});
+  else
+    f(std::integral_constant<int, 2>{});
+}
+
 // The dtype of the inputs; with `backward`, inputs that the reverse pass does not read may be undefined.
 DType check(const FusedProgram& p, std::int64_t rows, std::int64_t cols, const std::vector<FusedInput>& in,
             const std::vector<Tensor>* forward) {
@@ -326,24 +342,26 @@ std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std:
   for (std::size_t k = 0; k < p.outputs.size() + saved; ++k) out.push_back(Tensor::empty({rows, cols}, dtype));
   detail::dispatch_float(dtype, "fused", [&](auto tag) {
     using T = decltype(tag);
-    using M = Machine<T>;
-    thread_local Scratch<T> scratch;
-    const M m(p, in, scratch.data);
-    std::vector<T*>& dst = scratch.dst;
-    std::vector<std::size_t>& written = scratch.repeated;  // registers: the outputs, then the saved ones
-    dst.clear();
-    written.clear();
-    for (Tensor& t : out) dst.push_back(t.data<T>());
-    for (std::int32_t r : p.outputs) written.push_back(static_cast<std::size_t>(r));
-    for (std::size_t j = 0; j < saved; ++j) written.push_back(static_cast<std::size_t>(p.saved[j]));
-    detail::parallel_chunks(rows, grain_rows(cols), [&](std::int64_t r0, std::int64_t r1) {
-      Registers<typename M::V> reg(p.code.size());
-      for (std::int64_t r = r0; r < r1; ++r)
-        for (std::int64_t c = 0; c < cols; c += M::kCols) {
-          const int n = static_cast<int>(std::min<std::int64_t>(M::kCols, cols - c));
-          m.forward(reg.data(), r, c, n);
-          for (std::size_t k = 0; k < written.size(); ++k) M::store_row(reg[written[k]], dst[k] + r * cols + c, n);
-        }
+    with_tile<T>(cols, [&](auto kv) {
+      using M = Machine<T, decltype(kv)::value>;
+      thread_local Scratch<T> scratch;
+      const M m(p, in, scratch.data);
+      std::vector<T*>& dst = scratch.dst;
+      std::vector<std::size_t>& written = scratch.repeated;  // registers: the outputs, then the saved ones
+      dst.clear();
+      written.clear();
+      for (Tensor& t : out) dst.push_back(t.data<T>());
+      for (std::int32_t r : p.outputs) written.push_back(static_cast<std::size_t>(r));
+      for (std::size_t j = 0; j < saved; ++j) written.push_back(static_cast<std::size_t>(p.saved[j]));
+      detail::parallel_chunks(rows, grain_rows(cols), [&](std::int64_t r0, std::int64_t r1) {
+        Registers<typename M::V> reg(p.code.size());
+        for (std::int64_t r = r0; r < r1; ++r)
+          for (std::int64_t c = 0; c < cols; c += M::kCols) {
+            const int n = static_cast<int>(std::min<std::int64_t>(M::kCols, cols - c));
+            m.forward(reg.data(), r, c, n);
+            for (std::size_t k = 0; k < written.size(); ++k) M::store_row(reg[written[k]], dst[k] + r * cols + c, n);
+          }
+      });
     });
   });
   return out;
@@ -380,64 +398,67 @@ void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
     }
   detail::dispatch_float(dtype, "fused_backward", [&](auto tag) {
     using T = decltype(tag);
-    using M = Machine<T>;
-    thread_local Scratch<T> scratch;
-    const M m(p, in, scratch.data);
-    std::vector<T*>& din = scratch.din;
-    std::vector<const T*>& dout = scratch.dout;
-    std::vector<std::size_t>& repeated = scratch.repeated;  // inputs read by every row: summed per chunk
-    din.assign(in.size(), nullptr);
-    dout.clear();
-    repeated.clear();
-    for (std::size_t i = 0; i < in.size(); ++i) {
-      if (d_in[i].defined()) din[i] = d_in[i].data<T>();
-      if (din[i] && (in[i].scalar || in[i].row_stride == 0)) repeated.push_back(i);
-    }
-    for (const Tensor& d : d_out) dout.push_back(d.defined() ? d.data<T>() : nullptr);
-    std::vector<std::pair<std::size_t, const T*>>& kept = scratch.kept;  // register ← forward result
-    kept.clear();
-    for (const auto& [reg, from] : p.reload_forward)
-      kept.emplace_back(static_cast<std::size_t>(reg), forward[static_cast<std::size_t>(from)].data<T>());
-    const std::int64_t grain = grain_rows(cols), chunks = rows > 0 ? (rows + grain - 1) / grain : 0;
-    // With one chunk, rows are summed straight into d_in; with several, per chunk, then in chunk order.
-    std::vector<std::vector<T>> partial(static_cast<std::size_t>(repeated.empty() || chunks < 2 ? 0 : chunks) *
-                                        in.size());
-    detail::parallel_chunks(rows, grain, [&](std::int64_t r0, std::int64_t r1) {
-      Registers<typename M::V> reg(p.code.size()), adj(p.code.size());
-      thread_local std::vector<T*> sums;
-      sums.assign(in.size(), nullptr);
-      const auto chunk = static_cast<std::size_t>(r0 / grain);
-      for (std::size_t i : repeated) {
-        if (partial.empty()) {
-          sums[i] = din[i];
-          continue;
-        }
-        std::vector<T>& buf = partial[chunk * in.size() + i];
-        buf.assign(static_cast<std::size_t>(d_in[i].numel()), T(0));
-        sums[i] = buf.data();
+    with_tile<T>(cols, [&](auto kv) {
+      using M = Machine<T, decltype(kv)::value>;
+      thread_local Scratch<T> scratch;
+      const M m(p, in, scratch.data);
+      std::vector<T*>& din = scratch.din;
+      std::vector<const T*>& dout = scratch.dout;
+      std::vector<std::size_t>& repeated = scratch.repeated;  // inputs read by every row: summed per chunk
+      din.assign(in.size(), nullptr);
+      dout.clear();
+      repeated.clear();
+      for (std::size_t i = 0; i < in.size(); ++i) {
+        if (d_in[i].defined()) din[i] = d_in[i].data<T>();
+        if (din[i] && (in[i].scalar || in[i].row_stride == 0)) repeated.push_back(i);
       }
-      const typename M::V zero_tile = M::load_row(nullptr, 0);
-      for (std::int64_t r = r0; r < r1; ++r)
-        for (std::int64_t c = 0; c < cols; c += M::kCols) {
-          const int n = static_cast<int>(std::min<std::int64_t>(M::kCols, cols - c));
-          for (const auto& [reg_index, from] : kept)  // the registers the derivative formulas read
-            reg[reg_index] = M::load_row(from + r * cols + c, n);
-          for (std::int32_t i : p.reload_input) reg[static_cast<std::size_t>(i)] = m.load(p.code[static_cast<std::size_t>(i)], r, c, n);
-          std::fill(adj.data(), adj.data() + p.code.size(), zero_tile);
-          for (std::size_t k = 0; k < p.outputs.size(); ++k) {
-            if (!dout[k]) continue;
-            const typename M::V d = M::load_row(dout[k] + r * cols + c, n);
-            auto& acc = adj[static_cast<std::size_t>(p.outputs[k])];
-            for (int v = 0; v < M::Kv; ++v) acc.v[v] += d.v[v];
+      for (const Tensor& d : d_out) dout.push_back(d.defined() ? d.data<T>() : nullptr);
+      std::vector<std::pair<std::size_t, const T*>>& kept = scratch.kept;  // register ← forward result
+      kept.clear();
+      for (const auto& [reg, from] : p.reload_forward)
+        kept.emplace_back(static_cast<std::size_t>(reg), forward[static_cast<std::size_t>(from)].data<T>());
+      const std::int64_t grain = grain_rows(cols), chunks = rows > 0 ? (rows + grain - 1) / grain : 0;
+      // With one chunk, rows are summed straight into d_in; with several, per chunk, then in chunk order.
+      std::vector<std::vector<T>> partial(static_cast<std::size_t>(repeated.empty() || chunks < 2 ? 0 : chunks) *
+                                          in.size());
+      detail::parallel_chunks(rows, grain, [&](std::int64_t r0, std::int64_t r1) {
+        Registers<typename M::V> reg(p.code.size()), adj(p.code.size());
+        thread_local std::vector<T*> sums;
+        sums.assign(in.size(), nullptr);
+        const auto chunk = static_cast<std::size_t>(r0 / grain);
+        for (std::size_t i : repeated) {
+          if (partial.empty()) {
+            sums[i] = din[i];
+            continue;
           }
-          m.backward(reg.data(), adj.data(), r, c, n, din, sums);
+          std::vector<T>& buf = partial[chunk * in.size() + i];
+          buf.assign(static_cast<std::size_t>(d_in[i].numel()), T(0));
+          sums[i] = buf.data();
+        }
+        const typename M::V zero_tile = M::load_row(nullptr, 0);
+        for (std::int64_t r = r0; r < r1; ++r)
+          for (std::int64_t c = 0; c < cols; c += M::kCols) {
+            const int n = static_cast<int>(std::min<std::int64_t>(M::kCols, cols - c));
+            for (const auto& [reg_index, from] : kept)  // the registers the derivative formulas read
+              reg[reg_index] = M::load_row(from + r * cols + c, n);
+            for (std::int32_t i : p.reload_input)
+              reg[static_cast<std::size_t>(i)] = m.load(p.code[static_cast<std::size_t>(i)], r, c, n);
+            std::fill(adj.data(), adj.data() + p.code.size(), zero_tile);
+            for (std::size_t k = 0; k < p.outputs.size(); ++k) {
+              if (!dout[k]) continue;
+              const typename M::V d = M::load_row(dout[k] + r * cols + c, n);
+              auto& acc = adj[static_cast<std::size_t>(p.outputs[k])];
+              for (int v = 0; v < M::Kv; ++v) acc.v[v] += d.v[v];
+            }
+            m.backward(reg.data(), adj.data(), r, c, n, din, sums);
+          }
+      });
+      for (std::int64_t chunk = 0; chunk < chunks && !partial.empty(); ++chunk)
+        for (std::size_t i : repeated) {
+          const std::vector<T>& buf = partial[static_cast<std::size_t>(chunk) * in.size() + i];
+          for (std::size_t e = 0; e < buf.size(); ++e) din[i][e] += buf[e];
         }
     });
-    for (std::int64_t chunk = 0; chunk < chunks && !partial.empty(); ++chunk)
-      for (std::size_t i : repeated) {
-        const std::vector<T>& buf = partial[static_cast<std::size_t>(chunk) * in.size() + i];
-        for (std::size_t e = 0; e < buf.size(); ++e) din[i][e] += buf[e];
-      }
   });
 }
 

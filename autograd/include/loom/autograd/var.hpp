@@ -35,6 +35,9 @@ struct VarImpl {
     return -1;
   }
   void add_mark(std::uint64_t serial, std::int32_t slot);
+  /// Forgets the tape with `serial` (when it is destroyed), so that a long-lived Var's marks do not
+  /// grow with every tape that ever tracked it.
+  void remove_mark(std::uint64_t serial) noexcept;
 };
 
 }  // namespace detail
