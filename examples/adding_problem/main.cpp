@@ -36,7 +36,8 @@ std::pair<Tensor, Tensor> make_batch(std::int64_t n, std::int64_t length, Genera
 int main(int argc, char** argv) {
   const loom_examples::Args args(argc, argv,
                                  {{"length", "200"}, {"units", "64"}, {"steps", "6000"}, {"batch-size", "64"}, {"lr", "0.002"},
-                                  {"minutes", "10"}, {"threads", "0"}, {"smoke", "false"}},
+                                  {"minutes", "10"}, {"threads", "0"}, {"smoke", "false"}, {"tensorboard", ""},
+                                  {"plot", "adding_problem_curves.svg"}},
                                  "The adding problem with an LSTM.");
   set_num_threads(static_cast<int>(args.integer("threads")));
   manual_seed(5);
@@ -53,15 +54,33 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   double first = 0, last = 0;
   int done = 0;
+  std::unique_ptr<SummaryWriter> tb_train, tb_test;  // view with: tensorboard --logdir DIR
+  if (!args.str("tensorboard").empty()) {
+    tb_train = std::make_unique<SummaryWriter>(args.str("tensorboard") + "/train");
+    tb_test = std::make_unique<SummaryWriter>(args.str("tensorboard") + "/validation");
+  }
+  History history;  // one point per report, at x = the step
   for (int step = 1; step <= steps; ++step, ++done) {
     const auto [x, y] = make_batch(batch, length, train_data);
     last = model.train_on_batch(x, y).at("loss");
     if (step == 1) first = last;
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (tb_train && step % 10 == 0) tb_train->add_scalar("batch_mse", last, step);
     if (step % 250 == 0 || step == 1) {
-      std::printf("step %5d  train mse %.4f  test mse %.4f  (%.0f s)\n", step, last, model.evaluate(test_x, test_y, 250).at("loss"),
-                  elapsed);
+      const double test_mse = model.evaluate(test_x, test_y, 250).at("loss");
+      std::printf("step %5d  train mse %.4f  test mse %.4f  (%.0f s)\n", step, last, test_mse, elapsed);
       std::fflush(stdout);
+      history.epoch.push_back(step);
+      history.history["mse"].push_back(last);
+      history.history["val_mse"].push_back(test_mse);
+      if (tb_train) {
+        tb_test->add_scalar("mse", test_mse, step);
+        tb_train->flush();
+        tb_test->flush();
+      }
+      if (!args.str("plot").empty())
+        plot_history(history, args.str("plot"), {.title = "adding problem, T = " + std::to_string(length), .x_label = "step",
+                                                 .x_offset = 0});
     }
     if (elapsed > args.number("minutes") * 60) break;
   }

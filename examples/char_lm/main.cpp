@@ -4,7 +4,7 @@
 //
 //   loom_example_char_lm [--text FILE] [--units 256] [--embedding 32] [--streams 64] [--bptt 100]
 //                        [--epochs 30] [--minutes 14] [--lr 0.002] [--temperature 0.8]
-//                        [--split verses|contiguous] [--smoke]
+//                        [--split verses|contiguous] [--smoke] [--tensorboard DIR] [--plot char_lm_curves.svg]
 //
 // --split verses (default) deals whole lines (verses) into train/valid/test at 90/5/5 with a fixed seed,
 // so the three parts come from the same distribution — the setting bzip2's whole-text figure compares
@@ -133,7 +133,8 @@ int main(int argc, char** argv) {
   const loom_examples::Args args(argc, argv,
                                  {{"text", ""}, {"units", "256"}, {"embedding", "32"}, {"streams", "64"}, {"bptt", "100"},
                                   {"epochs", "30"}, {"minutes", "14"}, {"lr", "0.002"}, {"temperature", "0.8"},
-                                  {"threads", "0"}, {"seed", "1"}, {"split", "verses"}, {"smoke", "false"}},
+                                  {"threads", "0"}, {"seed", "1"}, {"split", "verses"}, {"smoke", "false"}, {"tensorboard", ""},
+                                  {"plot", "char_lm_curves.svg"}},
                                  "A character-level LSTM language model trained with truncated BPTT.");
   try {
     set_num_threads(static_cast<int>(args.integer("threads")));
@@ -199,6 +200,14 @@ int main(int argc, char** argv) {
     const std::int64_t epochs = smoke ? 2 : args.integer("epochs");
     const std::int64_t window_cols = smoke ? 4 * bptt : streams_in.shape(1);
     double first_loss = 0, last_loss = 0;
+    // The custom loop logs like fit: a SummaryWriter per split (view with: tensorboard --logdir DIR)
+    // and a History for the plot.
+    std::unique_ptr<SummaryWriter> tb_train, tb_valid;
+    if (!args.str("tensorboard").empty()) {
+      tb_train = std::make_unique<SummaryWriter>(args.str("tensorboard") + "/train");
+      tb_valid = std::make_unique<SummaryWriter>(args.str("tensorboard") + "/validation");
+    }
+    History history;
     for (std::int64_t epoch = 0; epoch < epochs; ++epoch) {
       tbptt.reset({Tensor::zeros({streams, units}), Tensor::zeros({streams, units})});
       // One TBPTT pass per chunk of windows, so the time budget is checked often.
@@ -218,6 +227,19 @@ int main(int argc, char** argv) {
       std::printf("epoch %lld: train loss %.4f nats, validation %.4f bits/char (%.0f s)\n", static_cast<long long>(epoch + 1),
                   last_loss, bpc, elapsed);
       std::fflush(stdout);
+      // Both curves in bits per character (the training loss is in nats).
+      const double train_bpc = last_loss / std::log(2.0);
+      history.epoch.push_back(static_cast<int>(epoch));
+      history.history["bits_per_char"].push_back(train_bpc);
+      history.history["val_bits_per_char"].push_back(bpc);
+      if (tb_train) {
+        tb_train->add_scalar("epoch_bits_per_char", train_bpc, epoch);
+        tb_train->add_scalar("epoch_learning_rate", adam.learning_rate(), epoch);
+        tb_valid->add_scalar("epoch_bits_per_char", bpc, epoch);
+        tb_train->flush();
+        tb_valid->flush();
+      }
+      if (!args.str("plot").empty()) plot_history(history, args.str("plot"), {.title = "char_lm on the KJV Bible"});
       if (elapsed > budget) {
         std::printf("time budget of %.0f minutes reached\n", budget / 60);
         break;

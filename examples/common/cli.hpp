@@ -2,6 +2,8 @@
 // A small command-line reader shared by the examples: --name value pairs and --flag switches.
 #pragma once
 
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -28,8 +30,23 @@ class Args {
     }
   }
   std::string str(const std::string& key) const { return values_.at(key); }
-  long long integer(const std::string& key) const { return std::atoll(values_.at(key).c_str()); }
-  double number(const std::string& key) const { return std::atof(values_.at(key).c_str()); }
+  /// The value as a whole number; a value that is not one (`--steps abc`, `--steps 1.5`) ends the program.
+  long long integer(const std::string& key) const {
+    const std::string& v = values_.at(key);
+    char* end = nullptr;
+    errno = 0;
+    const long long n = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || errno == ERANGE) fail("--" + key + " must be a whole number; got '" + v + "'");
+    return n;
+  }
+  /// The value as a finite number; anything else ends the program.
+  double number(const std::string& key) const {
+    const std::string& v = values_.at(key);
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !std::isfinite(x)) fail("--" + key + " must be a number; got '" + v + "'");
+    return x;
+  }
   bool flag(const std::string& key) const { return values_.at(key) == "true"; }
 
  private:

@@ -5,6 +5,7 @@
 //   loom_example_fashion_mnist [--cell lstm|gru] [--units 128] [--epochs 3] [--batch-size 64] [--lr 0.002]
 //                              [--threads 0] [--data-dir /usr/share/datasets/fashion-mnist] [--csv log.csv]
 //                              [--checkpoint fashion_mnist.safetensors] [--schedule cosine|constant] [--smoke]
+//                              [--tensorboard DIR] [--plot fashion_mnist_curves.svg]
 #include <loom/loom.hpp>
 #include <zlib.h>
 
@@ -82,7 +83,8 @@ int main(int argc, char** argv) {
                                  {{"cell", "lstm"}, {"units", "128"}, {"epochs", "3"}, {"batch-size", "64"},
                                   {"lr", "0.002"}, {"threads", "0"}, {"data-dir", "/usr/share/datasets/fashion-mnist"},
                                   {"csv", "fashion_mnist_log.csv"}, {"checkpoint", "fashion_mnist.safetensors"},
-                                  {"seed", "1"}, {"schedule", "cosine"}, {"smoke", "false"}},
+                                  {"seed", "1"}, {"schedule", "cosine"}, {"smoke", "false"}, {"tensorboard", ""},
+                                  {"plot", "fashion_mnist_curves.svg"}},
                                  "Row-sequential Fashion-MNIST with an LSTM or GRU.");
   try {
     set_num_threads(static_cast<int>(args.integer("threads")));
@@ -116,18 +118,24 @@ int main(int argc, char** argv) {
                 args.str("cell").c_str(), static_cast<long long>(units), args.number("lr"), args.str("schedule").c_str(),
                 num_threads());
     const auto start = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<Callback>> callbacks{std::make_shared<CSVLogger>(args.str("csv"))};
+    if (!args.str("tensorboard").empty())  // view with: tensorboard --logdir DIR
+      callbacks.push_back(std::make_shared<TensorBoard>(TensorBoardOptions{.log_dir = args.str("tensorboard"), .histogram_freq = 1}));
     const History h = model.fit(train.images, train.labels,
                                 {.epochs = epochs,
                                  .batch_size = batch_size,
                                  .validation_x = test.images,
                                  .validation_y = test.labels,
-                                 .callbacks = {std::make_shared<CSVLogger>(args.str("csv"))}});
+                                 .callbacks = callbacks});
+    if (!args.str("plot").empty())
+      plot_history(h, args.str("plot"), {.title = "Fashion-MNIST, " + args.str("cell") + "(" + std::to_string(units) + ")"});
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     model.save_checkpoint(args.str("checkpoint"));
     const Logs result = model.evaluate(test.images, test.labels, 256);
-    std::printf("test accuracy %.4f, test loss %.4f; %.1f s per epoch (%d epochs); log %s, checkpoint %s\n",
+    std::printf("test accuracy %.4f, test loss %.4f; %.1f s per epoch (%d epochs); log %s, checkpoint %s%s%s\n",
                 result.at("accuracy"), result.at("loss"), seconds / static_cast<double>(h.epoch.size()),
-                static_cast<int>(h.epoch.size()), args.str("csv").c_str(), args.str("checkpoint").c_str());
+                static_cast<int>(h.epoch.size()), args.str("csv").c_str(), args.str("checkpoint").c_str(),
+                args.str("plot").empty() ? "" : ", curves ", args.str("plot").c_str());
     if (smoke && h.history.at("loss").back() >= h.history.at("loss").front() && h.epoch.size() > 1) {
       std::fprintf(stderr, "smoke check failed: the training loss did not decrease\n");
       return 1;

@@ -7,5 +7,7 @@
 #include "loom/optim/losses.hpp"
 #include "loom/optim/model.hpp"
 #include "loom/optim/optimizer.hpp"
+#include "loom/optim/plot.hpp"
 #include "loom/optim/schedules.hpp"
 #include "loom/optim/tbptt.hpp"
+#include "loom/optim/tensorboard.hpp"

@@ -39,6 +39,12 @@ class FormatError : public Error {
   using Error::Error;
 };
 
+/// A file or directory that cannot be created, written or read (Python's `OSError`).
+class IOError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A feature that exists in Keras but not (yet) in loom.
 class NotImplementedError : public Error {
  public:
