@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include <sstream>
 
 #include "loom/core/check.hpp"
+#include "loom/core/json_util.hpp"
 
 namespace loom {
 namespace {
@@ -80,7 +82,8 @@ TensorFile parse_safetensors(const std::string& bytes, const std::string& src) {
              " exceeds the ", bytes.size() - 8, " bytes after the size field (truncated header).");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size));
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size),
+                                   detail::StrictJsonParse<nlohmann::json>("safetensors: " + src));
   } catch (const nlohmann::json::exception& e) {
     LOOM_CHECK(false, FormatError, "safetensors: ", src, ": the header is not valid JSON (", e.what(), ").");
   }
@@ -102,25 +105,26 @@ TensorFile parse_safetensors(const std::string& bytes, const std::string& src) {
                FormatError, "safetensors: ", src, ": entry '", name, "' must have dtype, shape and data_offsets.");
     Entry e{name, DType::f32, {}, 0, 0};
     LOOM_CHECK(value["dtype"].is_string() && parse_dtype(value["dtype"].get<std::string>(), e.dtype), FormatError,
-               "safetensors: ", src, ": entry '", name, "' has unsupported dtype ", value["dtype"].dump(),
+               "safetensors: ", src, ": entry '", name, "' has unsupported dtype ", detail::json_excerpt(value["dtype"]),
                " (loom reads F32, F64 and I64).");
     const auto& shape = value["shape"];
     LOOM_CHECK(shape.is_array() && shape.size() <= static_cast<std::size_t>(Shape::max_rank), FormatError,
-               "safetensors: ", src, ": entry '", name, "' has a malformed shape ", shape.dump(), ".");
+               "safetensors: ", src, ": entry '", name, "' has a malformed shape ", detail::json_excerpt(shape), ".");
     std::uint64_t numel = 1;
     for (const auto& d : shape) {
       LOOM_CHECK(d.is_number_unsigned(), FormatError, "safetensors: ", src, ": entry '", name,
-                 "' has a non-integer or negative extent in shape ", shape.dump(), ".");
+                 "' has a non-integer or negative extent in shape ", detail::json_excerpt(shape), ".");
       const std::uint64_t extent = d.get<std::uint64_t>();
-      LOOM_CHECK(extent == 0 || numel <= std::numeric_limits<std::uint64_t>::max() / 8 / extent, FormatError,
-                 "safetensors: ", src, ": entry '", name, "' has a shape whose size overflows: ", shape.dump(), ".");
+      const auto limit = static_cast<std::uint64_t>(Shape::max_elements);
+      LOOM_CHECK(extent <= limit && (extent == 0 || numel <= limit / extent), FormatError, "safetensors: ", src,
+                 ": entry '", name, "' has a shape of more than 2^60 elements: ", detail::json_excerpt(shape), ".");
       numel *= extent;
       e.shape.push_back(static_cast<std::int64_t>(extent));
     }
     const auto& offsets = value["data_offsets"];
     LOOM_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
                    offsets[1].is_number_unsigned(),
-               FormatError, "safetensors: ", src, ": entry '", name, "' has malformed data_offsets ", offsets.dump(), ".");
+               FormatError, "safetensors: ", src, ": entry '", name, "' has malformed data_offsets ", detail::json_excerpt(offsets), ".");
     e.begin = offsets[0].get<std::uint64_t>();
     e.end = offsets[1].get<std::uint64_t>();
     LOOM_CHECK(e.begin <= e.end && e.end <= data_size, FormatError, "safetensors: ", src, ": entry '", name,
@@ -178,21 +182,31 @@ void save_safetensors(const std::string& path, const TensorFile& file) {
 
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  LOOM_CHECK(fd >= 0, FormatError, "save_safetensors: cannot create '", tmp, "': ", std::strerror(errno), ".");
+  LOOM_CHECK(fd >= 0, IOError, "save_safetensors: cannot create '", tmp, "': ", std::strerror(errno), ".");
   std::size_t written = 0;
   while (written < out.size()) {
     const ssize_t n = ::write(fd, out.data() + written, out.size() - written);
     if (n <= 0) {
       ::close(fd);
       ::unlink(tmp.c_str());
-      LOOM_CHECK(false, FormatError, "save_safetensors: writing '", tmp, "' failed: ", std::strerror(errno), ".");
+      LOOM_CHECK(false, IOError, "save_safetensors: writing '", tmp, "' failed: ", std::strerror(errno), ".");
     }
     written += static_cast<std::size_t>(n);
   }
   const bool synced = ::fsync(fd) == 0;
   ::close(fd);
-  LOOM_CHECK(synced && std::rename(tmp.c_str(), path.c_str()) == 0, FormatError, "save_safetensors: cannot move '",
-             tmp, "' to '", path, "': ", std::strerror(errno), ".");
+  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    LOOM_CHECK(false, IOError, "save_safetensors: cannot move '", tmp, "' to '", path, "': ", std::strerror(err), ".");
+  }
+  // The rename lives in the directory's entries: sync them too, or a power loss may lose it.
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  const bool dir_synced = dfd >= 0 && ::fsync(dfd) == 0;
+  if (dfd >= 0) ::close(dfd);
+  LOOM_CHECK(dir_synced, IOError, "save_safetensors: wrote '", path, "' but cannot sync its directory '",
+             dir.empty() ? "." : dir, "': ", std::strerror(errno), ".");
 }
 
 }  // namespace loom

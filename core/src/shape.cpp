@@ -24,6 +24,16 @@ Shape::Shape(const std::vector<std::int64_t>& dims) {
 void Shape::push_back(std::int64_t d) {
   LOOM_CHECK(rank_ < max_rank, ValueError, "Shape: rank must be at most ", max_rank, ".");
   LOOM_CHECK(d >= 0, ValueError, "Shape: extents must be non-negative; got ", d, ".");
+  // The one place element counts are bounded: the non-zero extents multiply to at most
+  // max_elements, so numel() and every size computed from it (bytes included) cannot overflow.
+  std::int64_t product = d == 0 ? 1 : d;
+  for (int i = 0; i < rank_; ++i)
+    if (dims_[i] != 0 && __builtin_mul_overflow(product, dims_[i], &product)) product = max_elements + 1;
+  if (product > max_elements) {
+    Shape asked = *this;
+    asked.dims_[asked.rank_++] = d;
+    LOOM_CHECK(false, ResourceError, "Shape: ", asked, " holds more than 2^60 elements; no tensor can be that large.");
+  }
   dims_[rank_++] = d;
 }
 

@@ -65,9 +65,15 @@ std::size_t size_class(std::size_t bytes) {
   return cls;
 }
 
+[[noreturn]] void out_of_memory(std::size_t bytes) {
+  LOOM_CHECK(false, ResourceError, "Tensor: cannot allocate ", bytes, " bytes (", static_cast<double>(bytes) / (1u << 30),
+             " GiB); the system refused.");
+  std::abort();
+}
+
 void* allocate(std::size_t bytes) {
   const std::size_t cls = size_class(bytes);
-  if (cls >= kClasses) throw std::bad_alloc();
+  if (cls >= kClasses) out_of_memory(bytes);
   const std::size_t block = kMinBlock << cls;
   if (BlockCache* c = cache(); c && !c->free[cls].empty()) {
     void* p = c->free[cls].back();
@@ -76,7 +82,7 @@ void* allocate(std::size_t bytes) {
     return p;
   }
   void* p = std::aligned_alloc(64, block);
-  if (p == nullptr) throw std::bad_alloc();
+  if (p == nullptr) out_of_memory(bytes);
   return p;
 }
 
@@ -164,7 +170,13 @@ std::shared_ptr<detail::Storage> detail::plain_storage(std::size_t bytes) {
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
-  const std::size_t bytes = static_cast<std::size_t>(shape.numel()) * itemsize(dtype);
+  // Every tensor's storage is sized here: the count is checked again (a Shape's extents can be
+  // assigned through operator[]), so that no size wraps around to a small allocation.
+  std::int64_t count = 1;
+  for (std::int64_t d : shape)
+    LOOM_CHECK(!__builtin_mul_overflow(count, d, &count) && count <= Shape::max_elements, ResourceError,
+               "Tensor: shape ", shape, " holds more than 2^60 elements; no tensor can be that large.");
+  const std::size_t bytes = static_cast<std::size_t>(count) * itemsize(dtype);
   std::shared_ptr<detail::Storage> storage;
   if (core::StorageSource* source = detail::active_storage_source()) storage = source->storage(bytes);
   if (!storage) storage = detail::plain_storage(bytes);

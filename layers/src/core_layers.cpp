@@ -128,7 +128,7 @@ nlohmann::json Dropout::get_config() const {
 
 std::shared_ptr<Layer> Dropout::from_config(const nlohmann::json& c) {
   detail::require_object(c, "Dropout");
-  auto layer = std::make_shared<Dropout>(detail::field<double>(c, "rate", 0.0, "Dropout"),
+  auto layer = std::make_shared<Dropout>(detail::fraction_field(c, "rate", 0.0, "Dropout"),
                                          detail::field<std::string>(c, "name", "", "Dropout"));
   layer->apply_base_config(c);
   return layer;

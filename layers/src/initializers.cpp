@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "loom/core/check.hpp"
+#include "loom/core/json_util.hpp"
 #include "loom/core/gemm.hpp"
 
 namespace loom {
@@ -219,13 +220,14 @@ nlohmann::json Initializer::get_config() const {
 }
 
 Initializer Initializer::from_config(const nlohmann::json& j) {
+  detail::check_json_depth(j, "Initializer.from_config");
   std::string name;
   nlohmann::json config = nlohmann::json::object();
   if (j.is_string()) {
     name = j.get<std::string>();
   } else {
     LOOM_CHECK(j.is_object() && j.contains("class_name") && j["class_name"].is_string(), FormatError,
-               "Initializer.from_config: expected a name or {\"class_name\": ..., \"config\": {...}}; got ", j.dump(),
+               "Initializer.from_config: expected a name or {\"class_name\": ..., \"config\": {...}}; got ", detail::json_excerpt(j),
                ".");
     name = j["class_name"].get<std::string>();
     if (j.contains("config")) config = j["config"];
@@ -233,7 +235,7 @@ Initializer Initializer::from_config(const nlohmann::json& j) {
   auto number = [&](const char* key, double fallback) {
     if (!config.contains(key)) return fallback;
     LOOM_CHECK(config[key].is_number(), FormatError, "Initializer.from_config: '", key, "' of ", name,
-               " must be a number; got ", config[key].dump(), ".");
+               " must be a number; got ", detail::json_excerpt(config[key]), ".");
     return config[key].get<double>();
   };
   for (const Name& n : kNames) {

@@ -85,8 +85,8 @@ Options common_options(const nlohmann::json& c, const char* api) {
   o.kernel_initializer = detail::initializer_field(c, "kernel_initializer", o.kernel_initializer);
   o.recurrent_initializer = detail::initializer_field(c, "recurrent_initializer", o.recurrent_initializer);
   o.bias_initializer = detail::initializer_field(c, "bias_initializer", o.bias_initializer);
-  o.dropout = detail::field<double>(c, "dropout", o.dropout, api);
-  o.recurrent_dropout = detail::field<double>(c, "recurrent_dropout", o.recurrent_dropout, api);
+  o.dropout = detail::fraction_field(c, "dropout", o.dropout, api);
+  o.recurrent_dropout = detail::fraction_field(c, "recurrent_dropout", o.recurrent_dropout, api);
   o.name = detail::field<std::string>(c, "name", "", api);
   return o;
 }

@@ -234,6 +234,9 @@ void RNN::reset_states(const std::vector<Tensor>& values) {
     LOOM_CHECK(values[i].defined() && values[i].shape() == expected, ValueError, class_name(), ".reset_states: State ",
                i, " is incompatible with layer ", name(), ": expected shape=", expected, " but found shape=",
                values[i].defined() ? values[i].shape().to_string() : "undefined", ".");
+    // Like set_weights: floating values only (an integer state would be truncated data, not a state).
+    LOOM_CHECK(is_floating(values[i].dtype()), TypeError, class_name(), ".reset_states: State ", i, " of layer ",
+               name(), " must be f32 or f64; got ", values[i].dtype(), ".");
   }
   if (states_.empty()) {
     for (std::size_t i = 0; i < values.size(); ++i)

@@ -3,6 +3,7 @@
 #include "loom/optim/checkpoint.hpp"
 
 #include <functional>
+#include <limits>
 #include <set>
 
 #include "loom/core/check.hpp"
@@ -40,8 +41,16 @@ std::vector<RNN*> stateful_layers(const Layer& model) {
 void check_weights(const TensorFile& file, const Layer& model, const std::string& path,
                    const std::vector<std::string>& extra_prefixes) {
   const std::vector<Var> ws = model.weights();
-  LOOM_CHECK(model.built() || ws.empty(), FormatError, "load_weights: the model ", model.name(),
-             " is not built; build it before loading '", path, "'.");
+  // An unbuilt model has no weights yet, so every tensor of the file would look foreign.
+  bool file_has_weights = false;
+  for (const auto& [name, t] : file.tensors) {
+    bool extra = false;
+    for (const std::string& p : extra_prefixes) extra = extra || name.rfind(p, 0) == 0;
+    file_has_weights = file_has_weights || !extra;
+  }
+  LOOM_CHECK(model.built() || !file_has_weights, StateError, "load_weights: the model ", model.name(),
+             " is not built, so it has no weights to load '", path,
+             "' into; build it first (call it on an input, or build_for(input_shape)).");
   std::set<std::string> names;
   for (const Var& w : ws) {
     names.insert(w.name());
@@ -58,19 +67,22 @@ void check_weights(const TensorFile& file, const Layer& model, const std::string
   }
 }
 
-std::int64_t meta_int(const TensorFile& f, const std::string& key, const std::string& path) {
+// __metadata__[key] as a whole number in [0, max]: digits only (no sign, no spaces), no overflow.
+// The generator's seed, stream and offset are unsigned 64-bit, the epoch and step non-negative.
+std::uint64_t meta_uint(const TensorFile& f, const std::string& key, const std::string& path, std::uint64_t max) {
   const auto it = f.metadata.find(key);
   LOOM_CHECK(it != f.metadata.end(), FormatError, "load_checkpoint: '", path, "' has no '", key, "' in __metadata__.");
-  try {
-    std::size_t used = 0;
-    const long long v = std::stoll(it->second, &used);
-    LOOM_CHECK(used == it->second.size(), FormatError, "bad number");
-    return v;
-  } catch (const std::exception&) {
-    LOOM_CHECK(false, FormatError, "load_checkpoint: '", path, "': __metadata__ '", key, "' is not an integer: '",
-               it->second, "'.");
+  const std::string& text = it->second;
+  bool ok = !text.empty() && text.size() <= 20;
+  std::uint64_t v = 0;
+  for (char c : text) {
+    ok = ok && c >= '0' && c <= '9' && !__builtin_mul_overflow(v, 10u, &v) &&
+         !__builtin_add_overflow(v, static_cast<std::uint64_t>(c - '0'), &v);
+    if (!ok) break;
   }
-  return 0;
+  LOOM_CHECK(ok && v <= max, FormatError, "load_checkpoint: '", path, "': __metadata__ '", key,
+             "' must be a whole number in [0, ", max, "]; got '", text.substr(0, 40), "'.");
+  return v;
 }
 
 }  // namespace
@@ -114,10 +126,19 @@ TrainingPosition load_checkpoint(const std::string& path, Layer& model, Optimize
   LOOM_CHECK(f.metadata.count("format") && f.metadata.at("format") == "loom.checkpoint", FormatError,
              "load_checkpoint: '", path, "' is not a loom training checkpoint.");
   check_weights(f, model, path, {"optimizer/", "states/"});
-  const TrainingPosition pos{meta_int(f, "epoch", path), meta_int(f, "step", path)};
-  const auto seed = static_cast<std::uint64_t>(meta_int(f, "generator_seed", path));
-  const auto stream = static_cast<std::uint64_t>(meta_int(f, "generator_stream", path));
-  const auto offset = static_cast<std::uint64_t>(meta_int(f, "generator_offset", path));
+  const auto max_count = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  const auto max_epoch = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
+  const TrainingPosition pos{static_cast<std::int64_t>(meta_uint(f, "epoch", path, max_epoch)),
+                             static_cast<std::int64_t>(meta_uint(f, "step", path, max_count))};
+  const std::uint64_t all = std::numeric_limits<std::uint64_t>::max();
+  const std::uint64_t seed = meta_uint(f, "generator_seed", path, all);
+  const std::uint64_t stream = meta_uint(f, "generator_stream", path, all);
+  const std::uint64_t offset = meta_uint(f, "generator_offset", path, all);
+  // The optimizer's class: Adam's moments must not load into SGD's momentum, or the other way.
+  const auto saved_by = f.metadata.find("optimizer");
+  LOOM_CHECK(saved_by != f.metadata.end() && saved_by->second == optimizer.name(), FormatError, "load_checkpoint: '",
+             path, "' holds the state of optimizer '", saved_by == f.metadata.end() ? "(none)" : saved_by->second.substr(0, 40),
+             "'; the model's optimizer is ", optimizer.name(), ".");
   std::map<std::string, Tensor> opt_state;
   for (const auto& [name, t] : f.tensors)
     if (name.rfind("optimizer/", 0) == 0) opt_state[name.substr(10)] = t;
@@ -136,6 +157,8 @@ TrainingPosition load_checkpoint(const std::string& path, Layer& model, Optimize
                " states for layer ", rnn->name(), ", which has ", sizes.size(), ".");
     const std::vector<Var> current = rnn->states();
     for (std::size_t i = 0; i < values.size(); ++i) {
+      LOOM_CHECK(values[i].dimension() >= 1 && values[0].dimension() >= 1, FormatError, "load_checkpoint: '", path,
+                 "': state ", i, " of layer ", rnn->name(), " must have a batch axis; got shape ", values[i].shape(), ".");
       Shape expected{current.empty() ? values[0].shape(0) : current[i].shape(0)};
       for (std::int64_t d : sizes[i]) expected.push_back(d);
       LOOM_CHECK(values[i].shape() == expected && values[i].dtype() == rnn->dtype(), FormatError, "load_checkpoint: '",
@@ -145,7 +168,11 @@ TrainingPosition load_checkpoint(const std::string& path, Layer& model, Optimize
     carried.emplace_back(rnn, std::move(values));
   }
   // Commit: the optimizer first (its own checks run before it changes), then everything else.
-  optimizer.load_state(opt_state, model.trainable_weights());
+  try {
+    optimizer.load_state(opt_state, model.trainable_weights());
+  } catch (const FormatError& e) {
+    LOOM_CHECK(false, FormatError, "load_checkpoint: '", path, "': ", e.what());
+  }
   std::vector<Tensor> values;
   for (const Var& w : model.weights()) values.push_back(f.at(w.name()));
   model.set_weights(values);

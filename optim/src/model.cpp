@@ -10,6 +10,7 @@
 #include <functional>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -74,7 +75,9 @@ struct Model::Accumulator {
   }
   Logs logs(const std::string& prefix = "") const {
     Logs out;
-    for (std::size_t i = 0; i < names.size(); ++i) out[prefix + names[i]] = counts[i] > 0 ? sums[i] / counts[i] : 0.0;
+    // No samples at all (an empty x): NaN, not a 0 that would look like a perfect score.
+    for (std::size_t i = 0; i < names.size(); ++i)
+      out[prefix + names[i]] = counts[i] > 0 ? sums[i] / counts[i] : std::numeric_limits<double>::quiet_NaN();
     return out;
   }
 };
@@ -108,7 +111,9 @@ Logs Model::run_batches(const Tensor& x, const Tensor& y, const std::vector<std:
   const std::int64_t batches = (n + batch_size - 1) / batch_size;
   const bool bar = progress != nullptr;
   const auto start = Clock::now();
-  for (std::int64_t b = 0; b < batches && !stop_training; ++b) {
+  // stop_training ends training only: evaluating (validation at the epoch's end, evaluate() after an
+  // early stop) always sees every batch.
+  for (std::int64_t b = 0; b < batches && !(train && stop_training); ++b) {
     const std::vector<std::int64_t> rows(order.begin() + b * batch_size,
                                          order.begin() + std::min(n, (b + 1) * batch_size));
     const Tensor xb = take_rows(x, rows), yb = take_rows(y, rows);

@@ -116,9 +116,22 @@ std::map<std::string, Tensor> Optimizer::state() const {
 }
 
 void Optimizer::load_state(const std::map<std::string, Tensor>& state, const std::vector<Var>& vars) {
+  // Every scalar is checked before anything changes: a step count of −1 or 1e300 would make the
+  // next update's bias corrections NaN (or be an undefined cast), a negative rate would ascend.
   const auto it = state.find("iterations");
   LOOM_CHECK(it != state.end() && it->second.numel() == 1, FormatError, name_,
              ".load_state: the state has no 'iterations'.");
+  const double steps = it->second.item();
+  LOOM_CHECK(std::isfinite(steps) && steps >= 0 && steps <= 9007199254740992.0 && steps == std::floor(steps),
+             FormatError, name_, ".load_state: 'iterations' must be a whole number in [0, 2^53]; got ", steps, ".");
+  const auto lr = state.find("learning_rate");
+  if (lr != state.end()) {
+    LOOM_CHECK(lr->second.numel() == 1, FormatError, name_, ".load_state: 'learning_rate' must be a scalar; got shape ",
+               lr->second.shape(), ".");
+    const double rate = lr->second.item();
+    LOOM_CHECK(std::isfinite(rate) && rate >= 0, FormatError, name_,
+               ".load_state: 'learning_rate' must be finite and >= 0; got ", rate, ".");
+  }
   std::map<std::string, Slots> restored;
   for (const Var& v : vars) {
     Slots fresh = create_slots(v.value());
@@ -134,10 +147,9 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& state, const std
     }
     if (any) restored[v.name()] = std::move(fresh);
   }
-  const auto lr = state.find("learning_rate");
   if (lr != state.end() && std::holds_alternative<double>(options_.learning_rate))
     options_.learning_rate = lr->second.item();
-  iterations_ = static_cast<std::int64_t>(it->second.item());
+  iterations_ = static_cast<std::int64_t>(steps);
   slots_ = std::move(restored);
 }
 

@@ -30,7 +30,14 @@ void check_pair(const char* api, const Tensor& t, const Tensor& p) {
              " and ", p.shape(), ".");
   LOOM_CHECK(t.dtype() == p.dtype(), TypeError, api, ": y_true and y_pred must share a dtype; got ", t.dtype(),
              " and ", p.dtype(), ".");
-  LOOM_CHECK(p.numel() > 0, ValueError, api, ": the inputs are empty (shape ", p.shape(), ").");
+}
+
+// Divisor of a mean over n terms: an empty batch (n = 0) has loss 0 and zero gradients, not 0/0.
+double terms(std::int64_t n) { return static_cast<double>(std::max<std::int64_t>(n, 1)); }
+
+void check_classes(const char* api, const Tensor& p) {
+  LOOM_CHECK(p.dimension() >= 1 && p.shape(-1) >= 1, ValueError, api,
+             ": y_pred must be at least 1-D with at least one class on its last axis; got shape ", p.shape(), ".");
 }
 
 Tensor scalar(double v, DType d) { return Tensor::full({}, v, d); }
@@ -42,10 +49,11 @@ struct MseOp {
   Tensor forward(const Tensor& t, const Tensor& p) {
     check_pair(name, t, p);
     diff = core::sub(p, t);
+    if (diff.numel() == 0) return scalar(0.0, p.dtype());
     return core::mean(core::mul(diff, diff));
   }
   void backward(const Tensor& dy, Grads& g) const {
-    const Tensor dp = core::mul(diff, 2.0 * dy.item() / static_cast<double>(diff.numel()));
+    const Tensor dp = core::mul(diff, 2.0 * dy.item() / terms(diff.numel()));
     if (g.needed(0)) g.add(0, core::neg(dp));
     if (g.needed(1)) g.add(1, dp);
   }
@@ -75,11 +83,11 @@ struct BinaryCrossentropyOp {
         }
       }
     });
-    return scalar(total / static_cast<double>(p.numel()), p.dtype());
+    return scalar(total / terms(p.numel()), p.dtype());
   }
   void backward(const Tensor& dy, Grads& g) const {
     Tensor dt = Tensor::empty(t.shape(), t.dtype()), dp = Tensor::empty(p.shape(), p.dtype());
-    const double scale = dy.item() / static_cast<double>(p.numel());
+    const double scale = dy.item() / terms(p.numel());
     for_dtype(p.dtype(), name, [&](auto tag) {
       using T = decltype(tag);
       const T* tv = t.data<T>();
@@ -111,16 +119,16 @@ struct CategoricalCrossentropyOp {
   Tensor t, p;
   Tensor forward(const Tensor& t_in, const Tensor& p_in) {
     check_pair(name, t_in, p_in);
-    LOOM_CHECK(p_in.dimension() >= 1, ValueError, name, ": y_pred must be at least 1-D.");
+    check_classes(name, p_in);
     t = t_in;
     p = p_in;
     double total = 0;
     visit_rows([&](const auto* tr, const auto* pr, std::int64_t c) { total += row_loss(tr, pr, c); });
-    return scalar(total / static_cast<double>(rows()), p.dtype());
+    return scalar(total / terms(rows()), p.dtype());
   }
   void backward(const Tensor& dy, Grads& g) const {
     Tensor dt = Tensor::empty(t.shape(), t.dtype()), dp = Tensor::empty(p.shape(), p.dtype());
-    const double scale = dy.item() / static_cast<double>(rows());
+    const double scale = dy.item() / terms(rows());
     for_dtype(p.dtype(), name, [&](auto tag) {
       using T = decltype(tag);
       const std::int64_t c = p.shape(-1);
@@ -195,8 +203,7 @@ struct SparseCategoricalCrossentropyOp {
   Tensor labels;
   Tensor p;
   Tensor forward(const Tensor& p_in) {
-    LOOM_CHECK(p_in.dimension() >= 1 && p_in.numel() > 0, ValueError, name,
-               ": y_pred must be a non-empty tensor of rank >= 1; got shape ", p_in.shape(), ".");
+    check_classes(name, p_in);
     const std::int64_t c = p_in.shape(-1), rows = p_in.numel() / c;
     LOOM_CHECK(labels.dtype() == DType::i64, TypeError, name, ": labels must have dtype i64; got ", labels.dtype(),
                ".");
@@ -216,12 +223,12 @@ struct SparseCategoricalCrossentropyOp {
       using T = decltype(tag);
       for (std::int64_t r = 0; r < rows; ++r) total += row<T>(p.data<T>() + r * c, c, lv[r], nullptr, 0.0);
     });
-    return scalar(total / static_cast<double>(rows), p.dtype());
+    return scalar(total / terms(rows), p.dtype());
   }
   void backward(const Tensor& dy, Grads& g) const {
     const std::int64_t c = p.shape(-1), rows = p.numel() / c;
     Tensor dp = Tensor::empty(p.shape(), p.dtype());
-    const double scale = dy.item() / static_cast<double>(rows);
+    const double scale = dy.item() / terms(rows);
     for_dtype(p.dtype(), name, [&](auto tag) {
       using T = decltype(tag);
       for (std::int64_t r = 0; r < rows; ++r)

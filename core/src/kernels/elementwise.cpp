@@ -60,6 +60,7 @@ void binary_run(const Tensor& a, const Tensor& b, Tensor& out, const Op& op) {
   const T* pb = b.data<T>();
   T* py = out.data<T>();
   const std::int64_t n = out.numel(), na = a.numel(), nb = b.numel();
+  if (n == 0) return;  // an empty batch: nothing to compute (and no row length to divide by)
   if (na == n && nb == n) {
     detail::parallel_chunks(n, kGrain, [&](std::int64_t s, std::int64_t e) {
       binary_span(pa + s, 1, pb + s, 1, py + s, e - s, op);

@@ -39,6 +39,13 @@ class FormatError : public Error {
   using Error::Error;
 };
 
+/// A request for more memory than can be had: a shape whose size overflows, an allocation the
+/// system refuses (Python's `MemoryError`). The message names the size asked for.
+class ResourceError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A file or directory that cannot be created, written or read (Python's `OSError`).
 class IOError : public Error {
  public:

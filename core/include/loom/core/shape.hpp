@@ -21,9 +21,13 @@ namespace loom {
 class Shape {
  public:
   static constexpr int max_rank = 8;
+  /// The most elements a shape may hold (2^60): the product of its non-zero extents never exceeds
+  /// it, so no element or byte count computed from a shape overflows.
+  static constexpr std::int64_t max_elements = std::int64_t{1} << 60;
 
   Shape() = default;
-  Shape(std::initializer_list<std::int64_t> dims);  ///< throws ValueError for rank > 8 or a negative extent
+  /// Throws ValueError for rank > 8 or a negative extent, ResourceError beyond max_elements.
+  Shape(std::initializer_list<std::int64_t> dims);
   explicit Shape(const std::vector<std::int64_t>& dims);
 
   int rank() const noexcept { return rank_; }

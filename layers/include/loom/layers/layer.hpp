@@ -120,8 +120,12 @@ using LayerFactory = std::function<std::shared_ptr<Layer>(const nlohmann::json& 
 /// Makes `from_config` know `class_name` (custom layers and cells register themselves once).
 void register_layer(const std::string& class_name, LayerFactory factory);
 
-/// Rebuilds a layer from `{"class_name": ..., "config": {...}}`. FormatError for an unknown class or
-/// a malformed config; ValueError for invalid argument values.
+/// Rebuilds a layer from `{"class_name": ..., "config": {...}}`. FormatError for an unknown class, a
+/// malformed config, nesting deeper than 64 levels, or (for loom's own classes) a key their
+/// get_config does not write, listing the valid ones; ValueError for invalid argument values.
+/// Keras keys that loom reads nothing from are accepted: `implementation`, `batch_input_shape`,
+/// `batch_shape`, `input_shape`; regularizer and constraint keys only when null (else
+/// NotImplementedError). A registered custom class's factory checks its own keys.
 std::shared_ptr<Layer> layer_from_config(const nlohmann::json& json);
 
 /// Converts a snake_case name from a PascalCase class name: "SimpleRNNCell" → "simple_rnn_cell".

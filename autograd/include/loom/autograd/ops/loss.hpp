@@ -7,6 +7,9 @@
 
 namespace loom {
 
+// Over an empty batch (no elements or no rows) every loss here is 0 and every gradient is empty:
+// PyTorch's mean would give NaN, which would poison a running mean or an optimizer's moments.
+
 /// mean((y_pred − y_true)²) over every axis.
 Var mse(const Var& y_true, const Var& y_pred);
 
