@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "loom/loom.hpp"
@@ -25,6 +26,11 @@ inline const std::string& as_file(const std::uint8_t* data, std::size_t size) {
   if (size > 0 && std::fwrite(data, 1, size, f) != size) std::abort();
   std::fclose(f);
   return path;
+}
+
+/// Same shape, dtype and bytes (NaN weights compare equal to themselves).
+inline bool same_bits(const loom::Tensor& a, const loom::Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 /// Runs `fn`; a loom::Error is the expected answer to a bad input, anything else escapes and is

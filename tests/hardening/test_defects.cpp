@@ -93,6 +93,17 @@ TEST_CASE("hardening: Dense, Embedding and the recurrent layers run and backprop
     Bidirectional bi(std::make_shared<GRU>(3));
     CHECK(bi(Var(Tensor::zeros({0, 5, 2}))).shape() == Shape({0, 6}));
   }
+  SECTION("TimeDistributed, Masking, Dropout and Sequential") {
+    const Var x(Tensor::zeros({0, 5, 2}));
+    TimeDistributed td(std::make_shared<Dense>(3));
+    CHECK(td(x).shape() == Shape({0, 5, 3}));
+    Masking masking;
+    CHECK(masking(x).shape() == x.shape());
+    Dropout dropout(0.5);
+    CHECK(dropout(x, CallContext::train()).shape() == x.shape());
+    Sequential seq(std::vector<std::shared_ptr<Layer>>{std::make_shared<LSTM>(4), std::make_shared<Dense>(2)});
+    CHECK(seq(x).shape() == Shape({0, 2}));
+  }
 }
 
 TEST_CASE("hardening: every loss is 0 over an empty batch, with empty gradients", "[hardening][empty]") {

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer), in a
+# Debug build of its own (build-asan/). Any report fails the run. CI runs this after scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+loom_install "${LOOM_BUILD_DEPS[@]}" dataset-fashion-mnist bible-kjv
+build=${LOOM_ASAN_BUILD_DIR:-build-asan}
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLOOM_SANITIZE=ON -DLOOM_BUILD_TESTS=ON \
+  -DLOOM_BUILD_BENCH=OFF -DLOOM_BUILD_EXAMPLES=ON
+cmake --build "$build" --parallel "$(nproc)"
+cd "$build"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --output-on-failure --parallel "$(nproc)"
