@@ -3,7 +3,6 @@
 // once, then each segment of steps: its hoisted ops once on stacked rows, then its steps one by one.
 // One loop node lands on each recording tape; its backward is BPTT over the same levels in reverse.
 #include <algorithm>
-#include <array>
 #include <optional>
 
 #include "loom/core/arena.hpp"
