@@ -188,6 +188,8 @@ TEST_CASE("hardening: deep arrays in a weights file's header are refused", "[har
     Dense d(1);
     d.build_for({1, 1});
     CHECK_THROWS_AS(load_weights(d, path.string()), FormatError);
+    SGD sgd;
+    CHECK_THROWS_AS(load_checkpoint(path.string(), d, sgd), FormatError);
   }
 }
 
