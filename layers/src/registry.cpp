@@ -95,7 +95,8 @@ std::shared_ptr<Layer> layer_from_config(const nlohmann::json& j) {
     factory = it->second;
     builtin = r.builtin.count(name) > 0;
   }
-  const nlohmann::json& config = j.contains("config") ? j.at("config") : nlohmann::json::object();
+  static const nlohmann::json no_config = nlohmann::json::object();
+  const nlohmann::json& config = j.contains("config") ? j.at("config") : no_config;  // no copy
   std::shared_ptr<Layer> layer;
   try {
     layer = factory(config);

@@ -224,9 +224,7 @@ TEST_CASE("SummaryWriter: a killed writer's file is readable up to its last reco
   REQUIRE(WIFSIGNALED(status));
   const tensorboard::RecordScan scan = tensorboard::read_records(file.string());
   CHECK(scan.records.size() > 100);
-  // Every record read is a whole event: version first, then scalars and histograms alternating.
-  const std::vector<Scalar> values = summaries(file);
-  (void)values;
+  // Every record read is a whole event (the file may end in a partial one: the scan stops there).
   for (std::size_t i = 1; i < scan.records.size(); ++i) {
     bool tagged = false;
     fields(scan.records[i], [&](int field, int, const std::string&) { tagged = tagged || field == 5; });
