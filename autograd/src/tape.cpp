@@ -59,7 +59,8 @@ std::vector<std::uint8_t> mark_dependents(const std::vector<std::unique_ptr<Node
 }
 
 void backward_sweep(std::vector<std::unique_ptr<NodeBase>>& nodes, GradStore& store,
-                    const std::vector<std::uint8_t>& keep, bool release) {
+                    const std::vector<std::uint8_t>& keep, bool release,
+                    const std::function<void(std::size_t)>& after_node) {
   for (std::size_t n = nodes.size(); n-- > 0;) {
     std::unique_ptr<NodeBase>& node = nodes[n];
     if (!node) continue;
@@ -74,6 +75,7 @@ void backward_sweep(std::vector<std::unique_ptr<NodeBase>>& nodes, GradStore& st
       if (!keep[s]) store.grad[s] = Tensor();
     }
     if (release) node.reset();
+    if (after_node) after_node(n);
   }
 }
 
@@ -147,6 +149,11 @@ void GradientTape::watch(const Var& v) {
 
 std::vector<Tensor> GradientTape::gradient(const Var& target, const std::vector<Var>& sources,
                                            const Tensor& output_gradient) {
+  return gradient(target, sources, GradientReady{}, output_gradient);
+}
+
+std::vector<Tensor> GradientTape::gradient(const Var& target, const std::vector<Var>& sources,
+                                           const GradientReady& on_ready, const Tensor& output_gradient) {
   detail::TapeData& d = *data_;
   LOOM_CHECK(!d.consumed, StateError,
              "GradientTape.gradient: a non-persistent tape can compute gradients only once. "
@@ -174,24 +181,49 @@ std::vector<Tensor> GradientTape::gradient(const Var& target, const std::vector<
   store.needed.assign(nslots, 0);
   store.release = !d.persistent;
   std::vector<std::uint8_t> is_source(nslots, 0);
-  for (const Var& s : sources) {
-    const std::int32_t slot = s.impl()->slot_on(d.serial);
+  std::vector<std::int32_t> source_slot(sources.size());
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const std::int32_t slot = source_slot[i] = sources[i].impl()->slot_on(d.serial);
     if (slot >= 0) store.needed[static_cast<std::size_t>(slot)] = is_source[static_cast<std::size_t>(slot)] = 1;
   }
   store.needed = detail::mark_dependents(d.nodes, std::move(store.needed));
   store.grad[static_cast<std::size_t>(target_slot)] =
       output_gradient.defined() ? output_gradient : Tensor::ones(target.shape(), target.dtype());
+  const auto final_gradient = [&](std::size_t i) {
+    const std::int32_t slot = source_slot[i];
+    const Tensor& g = slot >= 0 ? store.grad[static_cast<std::size_t>(slot)] : Tensor();
+    return g.defined() ? g : Tensor::zeros(sources[i].shape(), sources[i].dtype());
+  };
+  // With on_ready, each source is announced as soon as its gradient is final: after the first-recorded
+  // node that reads it (every later consumer has been visited by then), or at once when none does.
+  std::function<void(std::size_t)> after_node;
+  std::vector<std::vector<std::size_t>> ready_after;
+  if (on_ready) {
+    std::vector<std::size_t> first_use(nslots, d.nodes.size());
+    for (std::size_t n = d.nodes.size(); n-- > 0;)
+      if (d.nodes[n])
+        for (std::size_t k = 0; k < d.nodes[n]->in.size(); ++k)
+          if (const std::int32_t s = d.nodes[n]->in[k]; s >= 0 && is_source[static_cast<std::size_t>(s)])
+            first_use[static_cast<std::size_t>(s)] = n;
+    ready_after.resize(d.nodes.size());
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      const std::size_t n = source_slot[i] >= 0 ? first_use[static_cast<std::size_t>(source_slot[i])] : d.nodes.size();
+      if (n == d.nodes.size())
+        on_ready(i, final_gradient(i));
+      else
+        ready_after[n].push_back(i);
+    }
+    after_node = [&](std::size_t n) {
+      for (std::size_t i : ready_after[n]) on_ready(i, final_gradient(i));
+    };
+  }
   // A slot's gradient is complete once its producing node is reached (all consumers were recorded
   // later), so non-source gradients are dropped right after use.
-  detail::backward_sweep(d.nodes, store, is_source, !d.persistent);
+  detail::backward_sweep(d.nodes, store, is_source, !d.persistent, after_node);
 
   std::vector<Tensor> out;
   out.reserve(sources.size());
-  for (const Var& s : sources) {
-    const std::int32_t slot = s.impl()->slot_on(d.serial);
-    const Tensor& g = slot >= 0 ? store.grad[static_cast<std::size_t>(slot)] : Tensor();
-    out.push_back(g.defined() ? g : Tensor::zeros(s.shape(), s.dtype()));
-  }
+  for (std::size_t i = 0; i < sources.size(); ++i) out.push_back(final_gradient(i));
   if (!d.persistent) {  // the records are gone: so are the leaves and their marks
     d.consumed = true;
     for (const auto& [slot, impl] : d.leaves) impl->remove_mark(d.serial);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -47,7 +48,9 @@ std::vector<std::uint8_t> mark_dependents(const std::vector<std::unique_ptr<Node
 
 /// The reverse pass: runs each node's backward (when it has an upstream gradient and a needed input),
 /// drops the gradients of its outputs unless `keep[slot]`, and frees the node when `release`.
+/// `after_node(n)`, when given, runs once node n is done (nodes are visited from the last to the first).
 void backward_sweep(std::vector<std::unique_ptr<NodeBase>>& nodes, GradStore& store,
-                    const std::vector<std::uint8_t>& keep, bool release);
+                    const std::vector<std::uint8_t>& keep, bool release,
+                    const std::function<void(std::size_t)>& after_node = {});
 
 }  // namespace loom::detail

@@ -199,3 +199,38 @@ TEST_CASE("GradientTape: a variable forgets the tapes that are gone (its marks d
   }
   CHECK(marks() == 0);
 }
+
+TEST_CASE("tape: gradient announces each source once, as soon as it is final", "[autograd][tape]") {
+  manual_seed(3);
+  auto net = std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
+      std::make_shared<Embedding>(10, 4), std::make_shared<LSTM>(6), std::make_shared<Dense>(3)});
+  const Tensor x = Tensor::from_vector<std::int64_t>({1, 2, 3, 4, 5, 6, 7, 8}, {2, 4});
+  net->build_for(x.shape());
+  std::vector<Var> sources = net->trainable_weights();
+  const Var unused = Var::variable(Tensor::ones({2}), "unused");
+  sources.push_back(unused);
+  GradientTape tape;
+  const Var out = (*net)(Var(x), CallContext::train());
+  const Var loss = mean(out * out);
+  std::vector<std::pair<std::size_t, Tensor>> announced;
+  const std::vector<Tensor> grads = tape.gradient(loss, sources, [&](std::size_t i, const Tensor& g) {
+    announced.emplace_back(i, g.clone());  // a copy: what was there at the moment of the announcement
+  });
+  REQUIRE(announced.size() == sources.size());
+  CHECK(announced.front().first == sources.size() - 1);  // the unused source comes first, as zeros
+  std::vector<int> seen(sources.size(), 0);
+  for (const auto& [i, g] : announced) {
+    ++seen[i];
+    CHECK(g.shape() == grads[i].shape());
+    CHECK(g.to_vector<double>() == grads[i].to_vector<double>());
+  }
+  for (int count : seen) CHECK(count == 1);
+  // The Dense layer's weights are final before the LSTM's, which are final before the Embedding's.
+  const auto position = [&](const std::string& part) {
+    for (std::size_t k = 0; k < announced.size(); ++k)
+      if (sources[announced[k].first].name().find(part) != std::string::npos) return k;
+    return announced.size();
+  };
+  CHECK(position("dense") < position("lstm"));
+  CHECK(position("lstm") < position("embedding"));
+}

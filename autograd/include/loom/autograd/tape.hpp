@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -54,6 +55,15 @@ class GradientTape {
   /// the sum of a non-scalar target), or `output_gradient` (the target's shape) when given.
   /// Throws StateError for a consumed non-persistent tape or a target this tape did not record.
   std::vector<Tensor> gradient(const Var& target, const std::vector<Var>& sources,
+                               const Tensor& output_gradient = Tensor());
+
+  /// Called by `gradient` with (source index, its gradient) as soon as that gradient is final, while
+  /// the reverse pass goes on: gradients can be sent (to other processes) before the pass ends, as
+  /// PyTorch's DDP hooks do. Every source is announced exactly once, sources the target does not
+  /// depend on first (zeros). The tensor is the one `gradient` returns: read it, do not modify it.
+  using GradientReady = std::function<void(std::size_t, const Tensor&)>;
+  /// `gradient` that announces each source through `on_ready` as soon as it is final.
+  std::vector<Tensor> gradient(const Var& target, const std::vector<Var>& sources, const GradientReady& on_ready,
                                const Tensor& output_gradient = Tensor());
 
   /// Re-executes the recorded nodes on new leaf values: `feeds` gives a value for some tracked Vars
