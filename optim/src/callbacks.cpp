@@ -44,10 +44,11 @@ void ModelCheckpoint::on_epoch_end(Model& model, int epoch, const Logs& logs) {
   }
   std::string path = filepath_;
   for (std::size_t at; (at = path.find("{epoch}")) != std::string::npos;) path.replace(at, 7, std::to_string(epoch + 1));
-  if (options_.save_weights_only)
-    save_weights(model.network(), path);
-  else
-    model.save_checkpoint(path);
+  if (options_.save_weights_only) {
+    if (model.is_chief()) save_weights(model.network(), path);  // distributed: rank 0 writes, the weights are the same
+  } else {
+    model.save_checkpoint(path);  // distributed: every rank takes part (the carried states are gathered)
+  }
 }
 
 EarlyStopping::EarlyStopping(EarlyStoppingOptions options) : options_(std::move(options)) {
@@ -82,14 +83,16 @@ void EarlyStopping::on_epoch_end(Model& model, int epoch, const Logs& logs) {
 CSVLogger::CSVLogger(std::string filename, char separator, bool append)
     : filename_(std::move(filename)), separator_(separator), append_(append) {}
 
-void CSVLogger::on_train_begin(Model&) {
+void CSVLogger::on_train_begin(Model& model) {
+  if (!model.is_chief()) return;  // distributed: rank 0 writes the log
   header_written_ = false;
   keys_.clear();
   if (!append_) std::ofstream(filename_, std::ios::trunc);  // start a fresh file
   else header_written_ = std::ifstream(filename_).peek() != std::ifstream::traits_type::eof();
 }
 
-void CSVLogger::on_epoch_end(Model&, int epoch, const Logs& logs) {
+void CSVLogger::on_epoch_end(Model& model, int epoch, const Logs& logs) {
+  if (!model.is_chief()) return;
   std::ofstream out(filename_, std::ios::app);
   LOOM_CHECK(out.good(), FormatError, "CSVLogger: cannot write '", filename_, "'.");
   if (keys_.empty())

@@ -102,13 +102,14 @@ void load_weights(Layer& model, const std::string& path) {
 }
 
 void save_checkpoint(const std::string& path, const Layer& model, const Optimizer& optimizer,
-                     const TrainingPosition& position) {
+                     const TrainingPosition& position, Strategy* strategy, ReplicaRandom* random) {
   TensorFile f = weights_file(model);
   for (const auto& [name, t] : optimizer.state()) f.tensors.emplace_back("optimizer/" + name, t);
   for (RNN* rnn : stateful_layers(model)) {
     const std::vector<Var> states = rnn->states();
     for (std::size_t i = 0; i < states.size(); ++i)
-      f.tensors.emplace_back("states/" + rnn->name() + "/" + std::to_string(i), states[i].value());
+      f.tensors.emplace_back("states/" + rnn->name() + "/" + std::to_string(i),
+                             strategy ? strategy->all_gather_rows(states[i].value()) : states[i].value());
   }
   const Generator& gen = default_generator();
   f.metadata = {{"format", "loom.checkpoint"},
@@ -118,10 +119,29 @@ void save_checkpoint(const std::string& path, const Layer& model, const Optimize
                 {"generator_seed", std::to_string(gen.seed())},
                 {"generator_stream", std::to_string(gen.stream())},
                 {"generator_offset", std::to_string(gen.offset())}};
-  save_safetensors(path, f);
+  if (strategy == nullptr) {
+    save_safetensors(path, f);
+    return;
+  }
+  f.metadata["world_size"] = std::to_string(strategy->world_size());
+  if (random) f.metadata["replica_generators"] = random->save(*strategy);
+  // Rank 0 writes; then every rank learns whether it worked, so all return or all throw.
+  std::string error;
+  if (strategy->is_chief()) {
+    try {
+      save_safetensors(path, f);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  double failed = error.empty() ? 0.0 : 1.0;
+  strategy->all_reduce_sum(std::span<double>(&failed, 1));
+  LOOM_CHECK(error.empty(), IOError, error);
+  LOOM_CHECK(failed == 0.0, IOError, "save_checkpoint: rank 0 could not write '", path, "'.");
 }
 
-TrainingPosition load_checkpoint(const std::string& path, Layer& model, Optimizer& optimizer) {
+TrainingPosition load_checkpoint(const std::string& path, Layer& model, Optimizer& optimizer, Strategy* strategy,
+                                 ReplicaRandom* random) {
   const TensorFile f = load_safetensors(path);
   LOOM_CHECK(f.metadata.count("format") && f.metadata.at("format") == "loom.checkpoint", FormatError,
              "load_checkpoint: '", path, "' is not a loom training checkpoint.");
@@ -152,6 +172,13 @@ TrainingPosition load_checkpoint(const std::string& path, Layer& model, Optimize
       values.push_back(f.at(key));
     }
     if (values.empty()) continue;
+    if (strategy != nullptr)  // the file holds every stream; this rank keeps its block
+      for (Tensor& v : values) {
+        LOOM_CHECK(v.dimension() >= 1, FormatError, "load_checkpoint: '", path, "': a state of layer ", rnn->name(),
+                   " must have a batch axis; got shape ", v.shape(), ".");
+        const auto [begin, end] = strategy->shard(v.shape(0));
+        v = v.slice0(begin, end - begin);
+      }
     const std::vector<Shape> sizes = rnn->cell()->state_size();
     LOOM_CHECK(values.size() == sizes.size(), FormatError, "load_checkpoint: '", path, "' holds ", values.size(),
                " states for layer ", rnn->name(), ", which has ", sizes.size(), ".");
@@ -167,6 +194,9 @@ TrainingPosition load_checkpoint(const std::string& path, Layer& model, Optimize
     }
     carried.emplace_back(rnn, std::move(values));
   }
+  std::vector<std::uint64_t> replica_positions;
+  if (random != nullptr && strategy != nullptr && f.metadata.count("replica_generators"))
+    replica_positions = ReplicaRandom::parse(f.metadata.at("replica_generators"));
   // Commit: the optimizer first (its own checks run before it changes), then everything else.
   try {
     optimizer.load_state(opt_state, model.trainable_weights());
@@ -180,6 +210,7 @@ TrainingPosition load_checkpoint(const std::string& path, Layer& model, Optimize
   Generator restored(seed, stream);
   restored.set_offset(offset);
   default_generator() = restored;
+  if (random != nullptr && strategy != nullptr) random->restore(*strategy, replica_positions);
   return pos;
 }
 

@@ -35,7 +35,17 @@ TruncatedBPTT::TruncatedBPTT(SequenceModel model, std::vector<Var> weights, Opti
   LOOM_CHECK(static_cast<bool>(model_) && static_cast<bool>(loss_), ValueError, "TruncatedBPTT: model and loss are required.");
 }
 
-void TruncatedBPTT::reset(std::vector<Tensor> states) { carried_ = std::move(states); }
+void TruncatedBPTT::reset(std::vector<Tensor> states) {
+  if (Strategy* strategy = options_.strategy.get())
+    for (Tensor& s : states) {
+      LOOM_CHECK(s.defined() && s.dimension() >= 1 && s.shape(0) >= strategy->world_size(), ValueError,
+                 "TruncatedBPTT.reset: each state must hold at least one stream per rank (", strategy->world_size(),
+                 "); got shape ", s.defined() ? s.shape() : Shape{}, ".");
+      const auto [begin, end] = strategy->shard(s.shape(0));
+      s = s.slice0(begin, end - begin);
+    }
+  carried_ = std::move(states);
+}
 
 double TruncatedBPTT::train(const Tensor& inputs, const Tensor& targets, const Tensor& resets) {
   return run(inputs, targets, resets, nullptr);
@@ -48,11 +58,25 @@ std::vector<std::vector<Tensor>> TruncatedBPTT::window_gradients(const Tensor& i
   return out;
 }
 
-double TruncatedBPTT::run(const Tensor& x, const Tensor& y, const Tensor& resets,
+double TruncatedBPTT::run(const Tensor& all_x, const Tensor& all_y, const Tensor& all_resets,
                           std::vector<std::vector<Tensor>>* grads_out) {
-  LOOM_CHECK(x.dimension() >= 2 && y.dimension() >= 2 && x.shape(0) == y.shape(0) && x.shape(1) == y.shape(1),
+  LOOM_CHECK(all_x.dimension() >= 2 && all_y.dimension() >= 2 && all_x.shape(0) == all_y.shape(0) &&
+                 all_x.shape(1) == all_y.shape(1),
              ValueError, "TruncatedBPTT: inputs and targets must be (streams, time, ...) with equal streams and time; got ",
-             x.shape(), " and ", y.shape(), ".");
+             all_x.shape(), " and ", all_y.shape(), ".");
+  Strategy* const strategy = options_.strategy.get();
+  const std::int64_t all_streams = all_x.shape(0);
+  Tensor x = all_x, y = all_y, resets = all_resets;
+  if (strategy) {  // this rank's block of streams
+    LOOM_CHECK(all_streams >= strategy->world_size(), ValueError, "TruncatedBPTT: the batch has ", all_streams,
+               " streams, fewer than the ", strategy->world_size(), " ranks.");
+    LOOM_CHECK(!resets.defined() || (resets.dimension() == 2 && resets.shape(0) == all_streams), ValueError,
+               "TruncatedBPTT: resets must have shape (", all_streams, ", ", all_x.shape(1), "); got ", resets.shape(), ".");
+    const auto [begin, end] = strategy->shard(all_streams);
+    x = all_x.slice0(begin, end - begin);
+    y = all_y.slice0(begin, end - begin);
+    if (resets.defined()) resets = all_resets.slice0(begin, end - begin);
+  }
   LOOM_CHECK(!carried_.empty(), StateError, "TruncatedBPTT: call reset() with the initial states first.");
   for (const Tensor& s : carried_)
     LOOM_CHECK(s.shape(0) == x.shape(0), ValueError, "TruncatedBPTT: the carried states hold ", s.shape(0),
@@ -96,34 +120,51 @@ double TruncatedBPTT::run(const Tensor& x, const Tensor& y, const Tensor& resets
     if (a_next > a && a_next < e) cuts.insert(a_next);
     for (std::int64_t t = a + 1; t < e; ++t)
       if (has_reset(t)) cuts.insert(t);
-    GradientTape tape;
-    std::vector<Var> states;
-    for (const Tensor& s : carried_) states.emplace_back(s);  // detached: no gradient crosses the window start
-    std::vector<Tensor> next_carry;
-    std::vector<Var> outputs;
-    for (auto it = cuts.begin(); std::next(it) != cuts.end(); ++it) {
-      const std::int64_t s0 = *it, s1 = *std::next(it);
-      if (has_reset(s0))
-        for (Var& st : states) st = zero_rows(st, s0);
-      if (s0 == a_next && a_next < e)
-        for (const Var& st : states) next_carry.push_back(st.value());
-      SequenceOutput out = model_(Var(core::slice(x, 1, s0, s1 - s0)), states, true);
-      states = std::move(out.states);
-      if (s1 > loss_from)
-        outputs.push_back(s0 >= loss_from ? out.outputs : slice(out.outputs, 1, loss_from - s0, s1 - loss_from));
-    }
-    if (next_carry.empty())
-      for (const Var& st : states) next_carry.push_back(st.value());
-    const Var predictions = outputs.size() == 1 ? outputs[0] : concat(outputs, 1);
-    const Var loss = loss_(core::slice(y, 1, loss_from, e - loss_from), predictions);
-    std::vector<Tensor> grads = tape.gradient(loss, weights_);
+    std::vector<Tensor> grads, next_carry;
+    double window_loss = 0;
+    // A step of its own on every rank (its dropout draws differ); a throw ends the job, distributed.
+    run_or_fail(strategy, [&] {
+      random_.run(strategy, [&] {
+        GradientTape tape;
+        std::vector<Var> states;
+        for (const Tensor& s : carried_) states.emplace_back(s);  // detached: no gradient crosses the window start
+        std::vector<Var> outputs;
+        for (auto it = cuts.begin(); std::next(it) != cuts.end(); ++it) {
+          const std::int64_t s0 = *it, s1 = *std::next(it);
+          if (has_reset(s0))
+            for (Var& st : states) st = zero_rows(st, s0);
+          if (s0 == a_next && a_next < e)
+            for (const Var& st : states) next_carry.push_back(st.value());
+          SequenceOutput out = model_(Var(core::slice(x, 1, s0, s1 - s0)), states, true);
+          states = std::move(out.states);
+          if (s1 > loss_from)
+            outputs.push_back(s0 >= loss_from ? out.outputs : slice(out.outputs, 1, loss_from - s0, s1 - loss_from));
+        }
+        if (next_carry.empty())
+          for (const Var& st : states) next_carry.push_back(st.value());
+        const Var predictions = outputs.size() == 1 ? outputs[0] : concat(outputs, 1);
+        const Var loss = loss_(core::slice(y, 1, loss_from, e - loss_from), predictions);
+        window_loss = loss.value().item();
+        if (strategy == nullptr) {
+          grads = tape.gradient(loss, weights_);
+          return;
+        }
+        // Scaled by this rank's share of the streams, the sum is the gradient of the mean over all of them.
+        const double share = static_cast<double>(x.shape(0)) / static_cast<double>(all_streams);
+        const auto exchange = strategy->reduce_gradients(weights_, share);
+        tape.gradient(loss, weights_, [&](std::size_t i, const Tensor& g) { exchange->ready(i, g); });
+        grads = exchange->finish();
+        window_loss *= share;
+        strategy->all_reduce_sum(std::span<double>(&window_loss, 1));
+      });
+    });
     if (grads_out)
       grads_out->push_back(std::move(grads));
     else
       optimizer_.apply_gradients(grads, weights_);
     carried_ = std::move(next_carry);
     trained = e;
-    total_loss += loss.value().item();
+    total_loss += window_loss;
     ++windows;
     if (e == total) break;
     e = std::min(total, e + k1);

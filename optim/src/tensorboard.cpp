@@ -283,7 +283,8 @@ TensorBoard::TensorBoard(TensorBoardOptions options) : options_(std::move(option
   }
 }
 
-void TensorBoard::on_train_begin(Model&) {
+void TensorBoard::on_train_begin(Model& model) {
+  if (!model.is_chief()) return;  // distributed: rank 0 writes the event files
   const std::filesystem::path dir(options_.log_dir);
   train_ = std::make_unique<SummaryWriter>((dir / "train").string());
   validation_.reset();
@@ -298,6 +299,7 @@ void TensorBoard::on_batch_end(Model&, std::int64_t, const Logs& logs) {
 
 void TensorBoard::on_epoch_end(Model& model, int epoch, const Logs& logs) {
   if (!train_) on_train_begin(model);
+  if (!train_) return;
   for (const auto& [key, value] : logs) {
     if (key.rfind("val_", 0) == 0) {
       if (!validation_)

@@ -52,6 +52,13 @@ class IOError : public Error {
   using Error::Error;
 };
 
+/// A data-parallel run that cannot go on as one: replicas whose weights differ, ranks that disagree on
+/// the shape of a collective, a collective that fails.
+class DistributedError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A feature that exists in Keras but not (yet) in loom.
 class NotImplementedError : public Error {
  public:

@@ -7,6 +7,7 @@
 
 #include "loom/layers/layer.hpp"
 #include "loom/optim/optimizer.hpp"
+#include "loom/optim/strategy.hpp"
 
 namespace loom {
 
@@ -30,12 +31,24 @@ struct TrainingPosition {
 /// A training checkpoint: the weights, the optimizer state ("optimizer/…"), the states carried by
 /// stateful RNN layers ("states/<layer>/<i>"), the default generator's position and `position`
 /// (in `__metadata__`). Resuming from it continues bit for bit as if the run had not stopped.
+///
+/// With a `strategy` (a data-parallel run) every rank must call it: the states of stateful layers, of
+/// which each rank holds its block of streams, are gathered and saved whole (so the file does not
+/// depend on the number of ranks), `random` adds every rank's dropout-stream position, and rank 0
+/// alone writes. It returns on every rank once the file is in place, or throws on every rank.
 void save_checkpoint(const std::string& path, const Layer& model, const Optimizer& optimizer,
-                     const TrainingPosition& position);
+                     const TrainingPosition& position, Strategy* strategy = nullptr, ReplicaRandom* random = nullptr);
 
 /// Restores a checkpoint written by `save_checkpoint` into `model`, `optimizer` and the default
 /// generator, and returns the position. All-or-nothing: FormatError and nothing changed on any
 /// mismatch.
-TrainingPosition load_checkpoint(const std::string& path, Layer& model, Optimizer& optimizer);
+///
+/// With a `strategy`, every rank reads the file (it must be visible to all, as on a shared filesystem)
+/// and takes its own block of each stateful layer's streams, so a checkpoint loads on any number of
+/// ranks, or in one process. `random` gets the ranks' dropout streams back when the number of ranks is
+/// the one that saved it; on another number they start afresh (weights, optimizer state, carried
+/// states and the shuffling position are restored either way).
+TrainingPosition load_checkpoint(const std::string& path, Layer& model, Optimizer& optimizer,
+                                 Strategy* strategy = nullptr, ReplicaRandom* random = nullptr);
 
 }  // namespace loom

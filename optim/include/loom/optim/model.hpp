@@ -12,6 +12,7 @@
 #include "loom/optim/checkpoint.hpp"
 #include "loom/optim/losses.hpp"
 #include "loom/optim/optimizer.hpp"
+#include "loom/optim/strategy.hpp"
 
 namespace loom {
 
@@ -79,6 +80,21 @@ class Model {
   /// Set by a callback to end fit after the current batch / epoch.
   bool stop_training = false;
 
+  /// Trains, evaluates and predicts data-parallel from now on, as Keras under
+  /// `MultiWorkerMirroredStrategy`: every rank runs the same program on the same data, and each global
+  /// batch is cut into one contiguous block per rank (`Strategy::shard`). At the start of `fit` the
+  /// weights are built and made rank 0's; each step's gradients are scaled by the rank's share of the
+  /// batch and summed across ranks, so every rank applies the same update and the weights stay
+  /// identical. Logs are reduced over ranks, so callbacks see the same values everywhere. Only rank 0
+  /// draws the progress bar; file-writing callbacks write on rank 0 only. A rank that throws inside
+  /// `fit`, `evaluate` or `predict` reports it through `Strategy::fail` (an MPI strategy ends the job).
+  /// Pass nullptr to go back to one process.
+  void distribute(std::shared_ptr<Strategy> strategy);
+  Strategy* strategy() const noexcept { return strategy_.get(); }
+  /// True unless this is a rank other than 0 of a distributed model.
+  bool is_chief() const noexcept { return strategy_ == nullptr || strategy_->is_chief(); }
+
+  /// A training checkpoint (see `loom::save_checkpoint`). Distributed: a collective call, rank 0 writes.
   void save_checkpoint(const std::string& path) const;
   /// Restores weights, optimizer, carried states, generator and the epoch count.
   void load_checkpoint(const std::string& path);
@@ -87,12 +103,18 @@ class Model {
   struct Accumulator;
   Logs run_batches(const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& order, std::int64_t batch_size,
                    bool train, std::ostream* progress, const std::vector<std::shared_ptr<Callback>>& callbacks);
+  History fit_epochs(const Tensor& tx, const Tensor& ty, const Tensor& vx, const Tensor& vy, const FitOptions& o);
+  void sync_replicas(const Shape& x_shape, std::int64_t batch_size);
+  void train_step(const Tensor& xb, const Tensor& yb, std::int64_t global_rows, std::vector<double>& sums);
+
   std::shared_ptr<Layer> network_;
   std::shared_ptr<Optimizer> optimizer_;
   Loss loss_;
   std::vector<Metric> metrics_;
   int epochs_done_ = 0;
   std::int64_t steps_done_ = 0;
+  std::shared_ptr<Strategy> strategy_;
+  mutable ReplicaRandom replica_random_;  // saving a checkpoint reads every rank's position
 };
 
 }  // namespace loom

@@ -8,6 +8,7 @@
 
 #include "loom/layers/rnn.hpp"
 #include "loom/optim/optimizer.hpp"
+#include "loom/optim/strategy.hpp"
 
 namespace loom {
 
@@ -33,6 +34,11 @@ using LossFunction = std::function<Var(const Tensor& targets, const Var& predict
 struct TBPTTOptions {
   std::int64_t k1 = 35;
   std::int64_t k2 = 0;
+  /// Data-parallel over ranks: each rank owns a contiguous block of the streams (`Strategy::shard` of
+  /// the stream count). `reset` and `train` still take every stream, and each rank keeps its block;
+  /// gradients are summed over ranks (scaled by each rank's share of the streams) before every update,
+  /// so the weights stay identical and equal, up to rounding, those of one process with all streams.
+  std::shared_ptr<Strategy> strategy;
 };
 
 /// Truncated BPTT (Williams & Peng's TBPTT(k1, k2)) for a stateful model over long streams.
@@ -55,8 +61,10 @@ class TruncatedBPTT {
   TruncatedBPTT(SequenceModel model, std::vector<Var> weights, Optimizer& optimizer, LossFunction loss,
                 TBPTTOptions options = {});
 
-  /// Sets the carried states (one per model state, (streams, …)).
+  /// Sets the carried states (one per model state, (streams, …); distributed: every stream, of which
+  /// this rank keeps its block).
   void reset(std::vector<Tensor> states);
+  /// The carried states of this rank's streams.
   const std::vector<Tensor>& carried_states() const noexcept { return carried_; }
 
   /// Trains over the windows of one batch; returns the mean window loss.
@@ -74,6 +82,7 @@ class TruncatedBPTT {
   LossFunction loss_;
   TBPTTOptions options_;
   std::vector<Tensor> carried_;
+  ReplicaRandom random_;
 };
 
 /// Cuts a 1-D token stream into `streams` parallel streams of equal length (the remainder is dropped):
