@@ -5,6 +5,10 @@
 //   loom_example_char_lm [--text FILE] [--units 256] [--embedding 32] [--streams 64] [--bptt 100]
 //                        [--epochs 30] [--minutes 14] [--lr 0.002] [--temperature 0.8]
 //                        [--split verses|contiguous] [--smoke] [--tensorboard DIR] [--plot char_lm_curves.svg]
+//                        [--distributed]
+//
+// With --distributed, run under MPI (`mpirun -np 2 loom_example_char_lm --distributed`): each rank
+// trains its block of the --streams streams, and rank 0 alone prints and logs.
 //
 // --split verses (default) deals whole lines (verses) into train/valid/test at 90/5/5 with a fixed seed,
 // so the three parts come from the same distribution — the setting bzip2's whole-text figure compares
@@ -23,6 +27,7 @@
 #include <string>
 
 #include "../common/cli.hpp"
+#include "../common/distributed.hpp"
 
 using namespace loom;
 
@@ -81,10 +86,17 @@ Tensor ids_of(const std::string& text, const std::map<char, std::int64_t>& vocab
   return Tensor::from_vector(ids, {static_cast<std::int64_t>(ids.size())});
 }
 
-// Bits per character over a token stream, run statefully in chunks without a tape.
-double bits_per_char(const CharLM& model, const Tensor& ids, std::int64_t streams, std::int64_t chunk, std::int64_t units) {
+// Bits per character over a token stream, run statefully in chunks without a tape. Distributed, each
+// rank scores its block of the streams and the sums are added up.
+double bits_per_char(const CharLM& model, const Tensor& ids, std::int64_t all_streams, std::int64_t chunk,
+                     std::int64_t units, Strategy* strategy) {
   NoGrad inference;
-  const Tensor s = batchify(ids, streams);
+  Tensor s = batchify(ids, all_streams);
+  if (strategy) {
+    const auto [begin, end] = strategy->shard(all_streams);
+    s = s.slice0(begin, end - begin);
+  }
+  const std::int64_t streams = s.shape(0);
   std::vector<Var> states{Var(Tensor::zeros({streams, units})), Var(Tensor::zeros({streams, units}))};
   double nats = 0;
   std::int64_t count = 0;
@@ -96,7 +108,9 @@ double bits_per_char(const CharLM& model, const Tensor& ids, std::int64_t stream
     nats += loss.value().item() * static_cast<double>(streams * len);
     count += streams * len;
   }
-  return nats / static_cast<double>(count) / std::log(2.0);
+  double sums[2] = {nats, static_cast<double>(count)};
+  if (strategy) strategy->all_reduce_sum(sums);
+  return sums[0] / sums[1] / std::log(2.0);
 }
 
 std::string sample(const CharLM& model, const std::string& prompt, std::int64_t length, double temperature,
@@ -134,9 +148,12 @@ int main(int argc, char** argv) {
                                  {{"text", ""}, {"units", "256"}, {"embedding", "32"}, {"streams", "64"}, {"bptt", "100"},
                                   {"epochs", "30"}, {"minutes", "14"}, {"lr", "0.002"}, {"temperature", "0.8"},
                                   {"threads", "0"}, {"seed", "1"}, {"split", "verses"}, {"smoke", "false"}, {"tensorboard", ""},
-                                  {"plot", "char_lm_curves.svg"}},
+                                  {"plot", "char_lm_curves.svg"}, {"distributed", "false"}},
                                  "A character-level LSTM language model trained with truncated BPTT.");
+  loom_examples::Distribution dist;
   try {
+    dist.start(argc, argv, args.flag("distributed"));
+    Strategy* const strategy = dist.strategy().get();
     set_num_threads(static_cast<int>(args.integer("threads")));
     manual_seed(static_cast<std::uint64_t>(args.integer("seed")));
     const bool smoke = args.flag("smoke");
@@ -186,15 +203,16 @@ int main(int argc, char** argv) {
     Adam adam(AdamOptions{.base = {.learning_rate = args.number("lr"), .clipnorm = 5.0}});
     const LossFunction loss = [](const Tensor& y, const Var& logits) { return sparse_categorical_crossentropy(y, logits, true); };
     TruncatedBPTT tbptt([&](const Var& x, const std::vector<Var>& s, bool tr) { return model(x, s, tr); }, model.weights(),
-                        adam, loss, {.k1 = bptt});
+                        adam, loss, {.k1 = bptt, .strategy = dist.strategy()});
     const Tensor streams_in = batchify(train.slice0(0, train.shape(0) - 1), streams);
     const Tensor streams_out = batchify(train.slice0(1, train.shape(0) - 1), streams);
+    if (dist.chief())
     std::printf("char_lm: %lld characters (vocabulary %lld), %s split: train %lld, valid %lld, test %lld; LSTM(%lld), %lld "
-                "streams × windows of %lld, %d thread(s)\n",
+                "streams × windows of %lld, %d thread(s) × %d process(es)\n",
                 static_cast<long long>(n), static_cast<long long>(vocab_size), args.str("split").c_str(),
                 static_cast<long long>(train.shape(0)),
                 static_cast<long long>(valid.shape(0)), static_cast<long long>(test.shape(0)), static_cast<long long>(units),
-                static_cast<long long>(streams), static_cast<long long>(bptt), num_threads());
+                static_cast<long long>(streams), static_cast<long long>(bptt), num_threads(), dist.world_size());
     const auto start = std::chrono::steady_clock::now();
     const double budget = smoke ? 1e9 : args.number("minutes") * 60.0;
     const std::int64_t epochs = smoke ? 2 : args.integer("epochs");
@@ -204,8 +222,10 @@ int main(int argc, char** argv) {
     // and a History for the plot.
     std::unique_ptr<SummaryWriter> tb_train, tb_valid;
     if (!args.str("tensorboard").empty()) {
-      tb_train = std::make_unique<SummaryWriter>(args.str("tensorboard") + "/train");
-      tb_valid = std::make_unique<SummaryWriter>(args.str("tensorboard") + "/validation");
+      if (dist.chief()) {
+        tb_train = std::make_unique<SummaryWriter>(args.str("tensorboard") + "/train");
+        tb_valid = std::make_unique<SummaryWriter>(args.str("tensorboard") + "/validation");
+      }
     }
     History history;
     for (std::int64_t epoch = 0; epoch < epochs; ++epoch) {
@@ -218,36 +238,46 @@ int main(int argc, char** argv) {
         const std::int64_t len = std::min(chunk, window_cols - c);
         sum += tbptt.train(core::slice(streams_in, 1, c, len), core::slice(streams_out, 1, c, len));
         ++chunks;
-        if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > budget) break;
+        // Distributed, the ranks must agree to stop, or one would wait for the others' next window.
+        double over = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > budget;
+        if (strategy) strategy->all_reduce_sum(std::span<double>(&over, 1));
+        if (over > 0) break;
       }
       last_loss = sum / chunks;
       if (epoch == 0) first_loss = last_loss;
-      const double bpc = bits_per_char(model, smoke ? valid.slice0(0, 2000) : valid, streams, bptt, units);
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::printf("epoch %lld: train loss %.4f nats, validation %.4f bits/char (%.0f s)\n", static_cast<long long>(epoch + 1),
-                  last_loss, bpc, elapsed);
+      const double bpc = bits_per_char(model, smoke ? valid.slice0(0, 2000) : valid, streams, bptt, units, strategy);
+      double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (strategy) {  // rank 0's clock decides, for every rank alike
+        std::vector<Tensor> clock{Tensor::full({1}, elapsed, DType::f64)};
+        strategy->broadcast(clock);
+        elapsed = clock[0].item();
+      }
+      if (dist.chief())
+        std::printf("epoch %lld: train loss %.4f nats, validation %.4f bits/char (%.0f s)\n",
+                    static_cast<long long>(epoch + 1), last_loss, bpc, elapsed);
       std::fflush(stdout);
       // Both curves in bits per character (the training loss is in nats).
       const double train_bpc = last_loss / std::log(2.0);
       history.epoch.push_back(static_cast<int>(epoch));
       history.history["bits_per_char"].push_back(train_bpc);
       history.history["val_bits_per_char"].push_back(bpc);
-      if (tb_train) {
+      if (tb_train && dist.chief()) {
         tb_train->add_scalar("epoch_bits_per_char", train_bpc, epoch);
         tb_train->add_scalar("epoch_learning_rate", adam.learning_rate(), epoch);
         tb_valid->add_scalar("epoch_bits_per_char", bpc, epoch);
         tb_train->flush();
         tb_valid->flush();
       }
-      if (!args.str("plot").empty()) plot_history(history, args.str("plot"), {.title = "char_lm on the KJV Bible"});
+      if (!args.str("plot").empty() && dist.chief()) plot_history(history, args.str("plot"), {.title = "char_lm on the KJV Bible"});
       if (elapsed > budget) {
-        std::printf("time budget of %.0f minutes reached\n", budget / 60);
+        if (dist.chief()) std::printf("time budget of %.0f minutes reached\n", budget / 60);
         break;
       }
     }
-    const double test_bpc = bits_per_char(model, smoke ? test.slice0(0, 2000) : test, streams, bptt, units);
-    std::printf("test: %.4f bits/char (bzip2 reaches 1.68 on this text)\n", test_bpc);
-    std::printf("sample (temperature %.2f):\n%s\n", args.number("temperature"),
+    const double test_bpc = bits_per_char(model, smoke ? test.slice0(0, 2000) : test, streams, bptt, units, strategy);
+    if (dist.chief()) std::printf("test: %.4f bits/char (bzip2 reaches 1.68 on this text)\n", test_bpc);
+    if (dist.chief())
+      std::printf("sample (temperature %.2f):\n%s\n", args.number("temperature"),
                 sample(model, "And God said", smoke ? 60 : 400, args.number("temperature"), vocab, chars, units).c_str());
     if (smoke && !(last_loss < first_loss)) {
       std::fprintf(stderr, "smoke check failed: the training loss did not decrease\n");
@@ -256,6 +286,7 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "char_lm: %s\n", e.what());
+    dist.end_job_after(e);
     return 1;
   }
 }

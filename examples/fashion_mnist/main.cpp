@@ -5,7 +5,11 @@
 //   loom_example_fashion_mnist [--cell lstm|gru] [--units 128] [--epochs 3] [--batch-size 64] [--lr 0.002]
 //                              [--threads 0] [--data-dir /usr/share/datasets/fashion-mnist] [--csv log.csv]
 //                              [--checkpoint fashion_mnist.safetensors] [--schedule cosine|constant] [--smoke]
-//                              [--tensorboard DIR] [--plot fashion_mnist_curves.svg]
+//                              [--tensorboard DIR] [--plot fashion_mnist_curves.svg] [--distributed]
+//
+// With --distributed, run under MPI (`mpirun -np 2 loom_example_fashion_mnist --distributed`): each
+// rank trains on its block of every batch of --batch-size samples (the global batch), and rank 0 alone
+// prints, logs and writes the checkpoint.
 #include <loom/loom.hpp>
 #include <zlib.h>
 
@@ -16,6 +20,7 @@
 #include <vector>
 
 #include "../common/cli.hpp"
+#include "../common/distributed.hpp"
 
 using namespace loom;
 
@@ -84,9 +89,11 @@ int main(int argc, char** argv) {
                                   {"lr", "0.002"}, {"threads", "0"}, {"data-dir", "/usr/share/datasets/fashion-mnist"},
                                   {"csv", "fashion_mnist_log.csv"}, {"checkpoint", "fashion_mnist.safetensors"},
                                   {"seed", "1"}, {"schedule", "cosine"}, {"smoke", "false"}, {"tensorboard", ""},
-                                  {"plot", "fashion_mnist_curves.svg"}},
+                                  {"plot", "fashion_mnist_curves.svg"}, {"distributed", "false"}},
                                  "Row-sequential Fashion-MNIST with an LSTM or GRU.");
+  loom_examples::Distribution dist;
   try {
+    dist.start(argc, argv, args.flag("distributed"));
     set_num_threads(static_cast<int>(args.integer("threads")));
     manual_seed(static_cast<std::uint64_t>(args.integer("seed")));
     const bool smoke = args.flag("smoke");
@@ -113,10 +120,13 @@ int main(int argc, char** argv) {
       throw std::runtime_error("--schedule must be cosine or constant");
     model.compile(std::make_shared<Adam>(AdamOptions{.base = {.learning_rate = lr}}),
                   losses::sparse_categorical_crossentropy(/*from_logits=*/true), {"accuracy"});
-    std::printf("Fashion-MNIST: %lld training and %lld test images; %s(%lld) + Dense(10), Adam(lr %g, %s), %d thread(s)\n",
-                static_cast<long long>(train.images.shape(0)), static_cast<long long>(test.images.shape(0)),
-                args.str("cell").c_str(), static_cast<long long>(units), args.number("lr"), args.str("schedule").c_str(),
-                num_threads());
+    model.distribute(dist.strategy());
+    if (dist.chief())
+      std::printf("Fashion-MNIST: %lld training and %lld test images; %s(%lld) + Dense(10), Adam(lr %g, %s), %d thread(s)"
+                  " × %d process(es)\n",
+                  static_cast<long long>(train.images.shape(0)), static_cast<long long>(test.images.shape(0)),
+                  args.str("cell").c_str(), static_cast<long long>(units), args.number("lr"), args.str("schedule").c_str(),
+                  num_threads(), dist.world_size());
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::shared_ptr<Callback>> callbacks{std::make_shared<CSVLogger>(args.str("csv"))};
     if (!args.str("tensorboard").empty())  // view with: tensorboard --logdir DIR
@@ -127,12 +137,13 @@ int main(int argc, char** argv) {
                                  .validation_x = test.images,
                                  .validation_y = test.labels,
                                  .callbacks = callbacks});
-    if (!args.str("plot").empty())
+    if (!args.str("plot").empty() && dist.chief())
       plot_history(h, args.str("plot"), {.title = "Fashion-MNIST, " + args.str("cell") + "(" + std::to_string(units) + ")"});
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     model.save_checkpoint(args.str("checkpoint"));
     const Logs result = model.evaluate(test.images, test.labels, 256);
-    std::printf("test accuracy %.4f, test loss %.4f; %.1f s per epoch (%d epochs); log %s, checkpoint %s%s%s\n",
+    if (dist.chief())
+      std::printf("test accuracy %.4f, test loss %.4f; %.1f s per epoch (%d epochs); log %s, checkpoint %s%s%s\n",
                 result.at("accuracy"), result.at("loss"), seconds / static_cast<double>(h.epoch.size()),
                 static_cast<int>(h.epoch.size()), args.str("csv").c_str(), args.str("checkpoint").c_str(),
                 args.str("plot").empty() ? "" : ", curves ", args.str("plot").c_str());
@@ -143,6 +154,7 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fashion_mnist: %s\n", e.what());
+    dist.end_job_after(e);
     return 1;
   }
 }
