@@ -26,7 +26,6 @@ done
 "${mpi[@]}" -np 2 "$build/bench/loom_bench_distributed" --benchmark_filter='Allreduce' --benchmark_format=csv \
   > "$dir/allreduce_np2.csv"
 awk -F, -v alpha_us="${LOOM_ALPHA_US:-10}" '
-  function median3(a, b, c) { return a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b)) }
   FNR == 1 { for (i = 1; i <= NF; ++i) { h = $i; gsub(/"/, "", h); col[h] = i }; next }
   FILENAME ~ /allreduce/ {  # name,iterations,real_time (us),...,bytes
     n = $(col["bytes"]); t = $(col["real_time"]) * 1e-6
@@ -37,22 +36,28 @@ awk -F, -v alpha_us="${LOOM_ALPHA_US:-10}" '
   $1 ~ /_median/ {
     name = $1; sub(/\/iterations.*/, "", name); sub(/^"?BM_/, "", name)
     np = $(col["ranks"]) + 0
-    runs[name, np]++
-    # the best of the rounds, each round a median of 3 repetitions
+    round = FILENAME; sub(/.*_r/, "", round); sub(/\.csv$/, "", round); round += 0; if (round > rounds) rounds = round
+    # per round, the median of 3 repetitions; 1 and 2 ranks of one round ran back to back
     t = $(col["real_time"]); w = $(col["wait_ms"]); mb = $(col["grad_MB"])
-    if (!((name, np) in best) || t < best[name, np]) { best[name, np] = t; wait[name, np] = w }
+    time[name, np, round] = t; waits[name, np, round] = w
     bytes[name] = mb * 1e6; names[name] = 1
+  }
+  function median(v, n,   i, j, x) {  # of v[1..n]
+    for (i = 2; i <= n; ++i) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; --j) v[j + 1] = v[j]; v[j + 1] = x }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
   }
   END {
     b = (k * sxy - sx * sy) / (k * sxx - sx * sx); a = (sy - b * sx) / k
     printf "MPI all-reduce, 2 ranks on this machine (shared memory): t = %.2f us + n / (%.2f GB/s)\n", a * 1e6, 1e-9 / b
     printf "\n%-18s %10s %10s %8s %6s %10s %7s %12s\n", "model", "1 rank ms", "2 ranks ms", "speedup", "eff.", "wait ms", "share", "alpha-beta ms"
-    for (m in names) {
-      t1 = best[m, 1]; t2 = best[m, 2]; w = wait[m, 2]
+    for (m in names) {  # medians over the rounds; the speedup is the median of the per-round ratios
+      for (r = 1; r <= rounds; ++r) { v1[r] = time[m, 1, r]; v2[r] = time[m, 2, r]; vw[r] = waits[m, 2, r]; vs[r] = v1[r] / v2[r] }
+      t1 = median(v1, rounds); t2 = median(v2, rounds); w = median(vw, rounds); sp = median(vs, rounds)
       model_ms = (a + bytes[m] * b) * 1e3  # ring, p = 2: 2 alpha + n beta, fitted as a + b n
-      printf "%-18s %10.2f %10.2f %8.2f %5.0f%% %10.3f %6.1f%% %12.3f\n", m, t1, t2, t1 / t2, 50 * t1 / t2, w, 100 * w / t2, model_ms
+      printf "%-18s %10.2f %10.2f %8.2f %5.0f%% %10.3f %6.1f%% %12.3f\n", m, t1, t2, sp, 50 * sp, w, 100 * w / t2, model_ms
       compute[m] = t2 - w
     }
+    printf "(%d rounds; wait = time blocked on gradient buckets per step at 2 ranks; alpha-beta = the all-reduce alone)\n", rounds
     printf "\nPredicted efficiency (weak scaling: the 2-rank batch per rank; ring all-reduce, alpha = %g us,\n", alpha_us
     printf "one bucket sent after the backward pass, so nothing hidden):\n"
     printf "%-18s %6s %12s %12s\n", "model", "ranks", "25 Gb/s", "100 Gb/s"

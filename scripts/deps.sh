@@ -17,3 +17,6 @@ loom_install() {
 # What building loom and its tests needs.
 LOOM_BUILD_DEPS=(ca-certificates cmake g++ ninja-build ccache pkg-config libtbb-dev xtensor-dev xtl-dev libxsimd-dev
   catch2 libbenchmark-dev nlohmann-json3-dev zlib1g-dev)
+# loom::distributed and its tests under mpirun (found quietly by CMake; the README's test command
+# installs them, so CI runs the mpi-labelled tests).
+LOOM_MPI_DEPS=(libopenmpi-dev openmpi-bin)
