@@ -2,6 +2,7 @@
 // Per-rank random streams for data-parallel steps.
 #include "loom/optim/strategy.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "loom/core/check.hpp"
@@ -76,18 +77,22 @@ std::string ReplicaRandom::save(Strategy& strategy) {
 }
 
 std::vector<std::uint64_t> ReplicaRandom::parse(const std::string& saved) {
+  // One whole number per rank, separated by single commas: "12,0,7".
   std::vector<std::uint64_t> offsets;
-  const char* p = saved.data();
-  const char* end = p + saved.size();
-  while (p < end) {
+  std::size_t at = 0;
+  bool ok = !saved.empty();
+  while (ok) {
+    const std::size_t comma = std::min(saved.find(',', at), saved.size());
     std::uint64_t v = 0;
-    const auto [next, ec] = std::from_chars(p, end, v);
-    LOOM_CHECK(ec == std::errc() && (next == end || *next == ','), FormatError,
-               "checkpoint: the ranks' generator positions must be comma-separated whole numbers; got '",
-               saved.substr(0, 60), "'.");
+    const auto [next, ec] = std::from_chars(saved.data() + at, saved.data() + comma, v);
+    ok = comma > at && ec == std::errc() && next == saved.data() + comma;
+    if (!ok) break;
     offsets.push_back(v);
-    p = next == end ? end : next + 1;
+    if (comma == saved.size()) break;
+    at = comma + 1;
   }
+  LOOM_CHECK(ok, FormatError, "checkpoint: the ranks' generator positions must be comma-separated whole numbers; got '",
+             saved.substr(0, 60), "'.");
   return offsets;
 }
 
