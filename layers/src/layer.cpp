@@ -71,6 +71,7 @@ void Layer::set_dtype(DType dtype) {
 void Layer::build_for(const Shape& input_shape) {
   if (built_) return;
   build(input_shape);
+  built_input_shape_ = input_shape;
   built_ = true;
 }
 

@@ -31,17 +31,30 @@ Loss mae() {
 }
 Loss binary_crossentropy(bool from_logits) {
   return {"binary_crossentropy",
-          [from_logits](const Tensor& t, const Var& p) { return loom::binary_crossentropy(Var(t.to(p.dtype())), p, from_logits); }};
+          [from_logits](const Tensor& t, const Var& p) { return loom::binary_crossentropy(Var(t.to(p.dtype())), p, from_logits); },
+          from_logits};
 }
 Loss categorical_crossentropy(bool from_logits) {
   return {"categorical_crossentropy", [from_logits](const Tensor& t, const Var& p) {
             return loom::categorical_crossentropy(Var(t.to(p.dtype())), p, from_logits);
-          }};
+          },
+          from_logits};
 }
 Loss sparse_categorical_crossentropy(bool from_logits) {
   return {"sparse_categorical_crossentropy", [from_logits](const Tensor& t, const Var& p) {
             return loom::sparse_categorical_crossentropy(labels_of(t), p, from_logits);
-          }};
+          },
+          from_logits};
+}
+Loss by_name(const std::string& name) {
+  if (name == "mse" || name == "mean_squared_error") return mse();
+  if (name == "mae" || name == "mean_absolute_error") return mae();
+  if (name == "binary_crossentropy") return binary_crossentropy();
+  if (name == "categorical_crossentropy") return categorical_crossentropy();
+  if (name == "sparse_categorical_crossentropy") return sparse_categorical_crossentropy();
+  LOOM_CHECK(false, ValueError, "losses: unknown loss '", name.substr(0, 40),
+             "'; expected mse, mae, binary_crossentropy, categorical_crossentropy or sparse_categorical_crossentropy.");
+  return {};
 }
 }  // namespace losses
 
@@ -86,7 +99,7 @@ Metric mae() {
 Metric accuracy_for(const Loss& loss) {
   Metric m = loss.name == "sparse_categorical_crossentropy" ? sparse_categorical_accuracy()
              : loss.name == "categorical_crossentropy"      ? categorical_accuracy()
-                                                            : binary_accuracy();
+                                                            : binary_accuracy(loss.from_logits ? 0.0 : 0.5);
   m.name = "accuracy";
   return m;
 }
@@ -94,7 +107,7 @@ Metric by_name(const std::string& name, const Loss& loss) {
   if (name == "accuracy" || name == "acc") return accuracy_for(loss);
   if (name == "sparse_categorical_accuracy") return sparse_categorical_accuracy();
   if (name == "categorical_accuracy") return categorical_accuracy();
-  if (name == "binary_accuracy") return binary_accuracy();
+  if (name == "binary_accuracy") return binary_accuracy(loss.from_logits ? 0.0 : 0.5);
   if (name == "mae" || name == "mean_absolute_error") return mae();
   LOOM_CHECK(false, ValueError, "metrics: unknown metric '", name,
              "'; expected accuracy, sparse_categorical_accuracy, categorical_accuracy, binary_accuracy or mae.");

@@ -95,6 +95,17 @@ void Model::compile(std::shared_ptr<Optimizer> optimizer, Loss loss, std::vector
   metrics_ = std::move(ms);
 }
 
+void Model::compile(const std::string& optimizer, const std::string& loss, std::vector<std::string> metrics) {
+  compile(optimizers::by_name(optimizer), losses::by_name(loss), std::move(metrics));
+}
+
+void Model::compile(const std::string& optimizer, Loss loss, std::vector<std::string> metrics) {
+  compile(optimizers::by_name(optimizer), std::move(loss), std::move(metrics));
+}
+
+void Model::summary(std::ostream& out) const { out << loom::summary(*network_) << std::flush; }
+void Model::summary() const { summary(std::cout); }
+
 Optimizer& Model::optimizer() {
   LOOM_CHECK(optimizer_ != nullptr, StateError, "Model: call compile() first.");
   return *optimizer_;
@@ -313,7 +324,8 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size) 
 }
 
 Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
-  LOOM_CHECK(x.defined() && x.dimension() >= 1, ValueError, "Model.predict: x must have a sample axis; got ",
+  LOOM_CHECK(x.defined() && x.dimension() >= 1 && x.shape(0) > 0, ValueError,
+             "Model.predict: x must hold at least one sample along its first axis; got shape ",
              x.defined() ? x.shape() : Shape{}, ".");
   LOOM_CHECK(batch_size > 0, ValueError, "Model.predict: batch_size must be positive; got ", batch_size, ".");
   return run_or_fail(strategy_.get(), [&] {

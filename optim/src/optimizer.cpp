@@ -2,6 +2,8 @@
 // Optimizers: clipping, weight decay, slots and state; the Keras update rules.
 #include "loom/optim/optimizer.hpp"
 
+#include <cctype>
+
 #include <algorithm>
 #include <cmath>
 
@@ -292,5 +294,20 @@ void Adagrad::update(Tensor& var, const Tensor& grad, Slots& slots, double lr, s
     }
   });
 }
+
+namespace optimizers {
+std::shared_ptr<Optimizer> by_name(const std::string& name) {
+  std::string key = name;
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (key == "sgd") return std::make_shared<SGD>();
+  if (key == "adam") return std::make_shared<Adam>();
+  if (key == "adamw") return std::make_shared<AdamW>();
+  if (key == "rmsprop") return std::make_shared<RMSprop>();
+  if (key == "adagrad") return std::make_shared<Adagrad>();
+  LOOM_CHECK(false, ValueError, "optimizers: unknown optimizer '", name.substr(0, 40),
+             "'; expected sgd, adam, adamw, rmsprop or adagrad.");
+  return nullptr;
+}
+}  // namespace optimizers
 
 }  // namespace loom

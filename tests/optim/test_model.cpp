@@ -142,3 +142,75 @@ TEST_CASE("callbacks: CSVLogger, ModelCheckpoint, EarlyStopping, TerminateOnNaN,
     CHECK(flat.optimizer().learning_rate() == Approx(0.5e-30));
   }
 }
+
+TEST_CASE("fit: accuracy from a from-logits binary cross-entropy thresholds the logits at 0", "[optim][fit]") {
+  const Tensor labels = Tensor::of({0, 1, 1, 1}, {4, 1});
+  const Tensor logits = Tensor::of({-0.2, 0.3, 0.7, -1.0}, {4, 1});  // decisions at 0: 0, 1, 1, 0
+  for (const char* name : {"accuracy", "binary_accuracy"}) {
+    CAPTURE(name);
+    CHECK(metrics::by_name(name, losses::binary_crossentropy(/*from_logits=*/true)).batch(labels, logits) ==
+          std::pair{3.0, 4.0});
+    // Probabilities: the threshold stays at 0.5 (0.3 and 0.7 → 0 and 1).
+    CHECK(metrics::by_name(name, losses::binary_crossentropy()).batch(labels, Tensor::of({0.2, 0.3, 0.7, 0.9}, {4, 1})) ==
+          std::pair{3.0, 4.0});
+  }
+  CHECK(losses::sparse_categorical_crossentropy(true).from_logits);
+  CHECK_FALSE(losses::mse().from_logits);
+}
+
+TEST_CASE("compile: Keras's string names for optimizers and losses", "[optim][fit]") {
+  Model m(lstm_regressor());
+  m.compile("adam", "mse", {"mae"});
+  CHECK(m.optimizer().name() == "Adam");
+  CHECK(m.optimizer().learning_rate() == Approx(0.001));
+  m.compile("SGD", losses::binary_crossentropy(true), {"accuracy"});
+  CHECK(m.optimizer().name() == "SGD");
+  CHECK(m.optimizer().learning_rate() == Approx(0.01));
+  for (const char* name : {"rmsprop", "adagrad", "adamw"}) CHECK_NOTHROW(m.compile(name, "mean_squared_error"));
+  for (const char* name : {"mae", "mean_absolute_error", "binary_crossentropy", "categorical_crossentropy",
+                           "sparse_categorical_crossentropy"})
+    CHECK(losses::by_name(name).fn != nullptr);
+  CHECK_FALSE(losses::by_name("binary_crossentropy").from_logits);
+  // Unknown names are refused, and the model keeps its compiled state.
+  CHECK_THROWS_WITH(m.compile("adamax", "mse"), Contains("unknown optimizer 'adamax'"));
+  CHECK_THROWS_WITH(m.compile("adam", "hinge"), Contains("unknown loss 'hinge'"));
+  CHECK(m.optimizer().name() == "AdamW");
+}
+
+TEST_CASE("summary: Keras's table for a masked Bidirectional-GRU classifier", "[optim][summary]") {
+  auto net = std::make_shared<Sequential>(
+      std::vector<std::shared_ptr<Layer>>{
+          std::make_shared<Embedding>(1000, 32, EmbeddingOptions{.mask_zero = true, .name = "embedding"}),
+          std::make_shared<Bidirectional>(std::make_shared<GRU>(64), MergeMode::concat, nullptr, "bidirectional"),
+          std::make_shared<Dense>(1, DenseOptions{.name = "dense"})},
+      "sequential");
+  Model model(net);
+  std::ostringstream early;
+  CHECK_THROWS_AS(model.summary(early), StateError);  // Keras: "This model has not yet been built"
+  net->build_for({8, 20});
+  std::ostringstream out;
+  model.summary(out);
+  // Written by hand in tf.keras 2.x's layout: 65 columns, fields cut at 29 and 55 (the long layer name
+  // runs into the next column, as Keras prints it), thousands grouped.
+  const std::string expected =
+      "Model: \"sequential\"\n"
+      "_________________________________________________________________\n"
+      "Layer (type)                 Output Shape              Param #   \n"
+      "=================================================================\n"
+      "embedding (Embedding)        (None, 20, 32)            32000     \n"
+      "_________________________________________________________________\n"
+      "bidirectional (Bidirectional (None, 128)               37632     \n"
+      "_________________________________________________________________\n"
+      "dense (Dense)                (None, 1)                 129       \n"
+      "=================================================================\n"
+      "Total params: 69,761\n"
+      "Trainable params: 69,761\n"
+      "Non-trainable params: 0\n"
+      "_________________________________________________________________\n";
+  CHECK(out.str() == expected);
+  // A frozen layer moves its parameters to the non-trainable count.
+  net->layers()[0]->set_trainable(false);
+  const std::string frozen = summary(*net);
+  CHECK_THAT(frozen, Contains("Trainable params: 37,761\n"));
+  CHECK_THAT(frozen, Contains("Non-trainable params: 32,000\n"));
+}

@@ -97,6 +97,7 @@ TEST_CASE("strategy: fit through a world of one rank is bit for bit fit without 
   CHECK(testing::bitwise_equal(plain.predict(x, 7), hooked.predict(x, 7)));
   CHECK(plain.evaluate(x, y, 9) == hooked.evaluate(x, y, 9));
   CHECK(world->failures.empty());
+  CHECK_THROWS_AS(hooked.predict(Tensor::zeros({0, 5, 2})), ValueError);
 }
 
 TEST_CASE("strategy: a throw inside fit is reported through fail() before it propagates", "[optim][strategy]") {

@@ -63,6 +63,9 @@ class Layer {
   /// Creates the weights for an input of `input_shape` (batch axis included) and marks the layer
   /// built. Calling it on a built layer does nothing.
   void build_for(const Shape& input_shape);
+  /// The input shape the layer was built for (batch axis included); empty if it was built another way
+  /// (a cell built by its RNN) or not at all.
+  const Shape& built_input_shape() const noexcept { return built_input_shape_; }
 
   /// The forward of a single-input layer (what Sequential calls). Throws NotImplementedError for
   /// layers that are not called this way (cells).
@@ -111,8 +114,28 @@ class Layer {
   bool trainable_ = true;
   bool built_ = false;
   DType dtype_ = DType::f32;
+  Shape built_input_shape_;
   std::vector<Var> own_weights_;
 };
+
+/// Keras's `model.summary()` table for a built layer: one row per layer of a Sequential (or one for
+/// any other layer) with its name and class, output shape (batch as None) and parameter count, then
+/// the total, trainable and non-trainable parameter counts, in tf.keras 2.x's 65-column layout.
+/// StateError if the layer is not built.
+///
+///   Model: "sequential"
+///   _________________________________________________________________
+///   Layer (type)                 Output Shape              Param #
+///   =================================================================
+///   lstm (LSTM)                  (None, 64)                16896
+///   _________________________________________________________________
+///   dense (Dense)                (None, 10)                650
+///   =================================================================
+///   Total params: 17,546
+///   Trainable params: 17,546
+///   Non-trainable params: 0
+///   _________________________________________________________________
+std::string summary(const Layer& model);
 
 /// A function that rebuilds a layer from its `get_config()`.
 using LayerFactory = std::function<std::shared_ptr<Layer>(const nlohmann::json& config)>;

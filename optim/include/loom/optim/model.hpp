@@ -62,6 +62,10 @@ class Model {
  public:
   explicit Model(std::shared_ptr<Layer> network);
   void compile(std::shared_ptr<Optimizer> optimizer, Loss loss, std::vector<std::string> metrics = {});
+  /// Keras's string form: `compile("adam", "binary_crossentropy", {"accuracy"})` (see
+  /// `optimizers::by_name` and `losses::by_name`).
+  void compile(const std::string& optimizer, const std::string& loss, std::vector<std::string> metrics = {});
+  void compile(const std::string& optimizer, Loss loss, std::vector<std::string> metrics = {});
 
   /// Trains on (x, y) — samples along the first axis of both. ValueError for mismatched sample
   /// counts, shuffle with a stateful model, or a model that is not compiled.
@@ -72,6 +76,10 @@ class Model {
   Tensor predict(const Tensor& x, std::int64_t batch_size = 32);
   /// One optimizer step on one batch; returns its loss and metrics.
   Logs train_on_batch(const Tensor& x, const Tensor& y);
+
+  /// Prints Keras's summary table of the network (see `loom::summary`); StateError before it is built.
+  void summary(std::ostream& out) const;
+  void summary() const;
 
   Layer& network() noexcept { return *network_; }
   Optimizer& optimizer();

@@ -156,4 +156,10 @@ class Adagrad final : public Optimizer {
   AdagradOptions o_;
 };
 
+namespace optimizers {
+/// An optimizer with Keras's defaults by its Keras name, as `compile("adam", …)` takes it: "sgd",
+/// "adam", "adamw", "rmsprop" or "adagrad" (any letter case). ValueError for another name.
+std::shared_ptr<Optimizer> by_name(const std::string& name);
+}  // namespace optimizers
+
 }  // namespace loom
