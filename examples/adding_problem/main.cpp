@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   Model model(std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
       std::make_shared<LSTM>(args.integer("units"), LSTMCellOptions{}, RNNOptions{.name = "lstm"}),
       std::make_shared<Dense>(1, DenseOptions{.name = "sum"})}));
-  model.compile(std::make_shared<Adam>(AdamOptions{.base = {.learning_rate = args.number("lr"), .clipnorm = 1.0}}),
+  model.compile(std::make_shared<Adam>(AdamOptions{.learning_rate = args.number("lr"), .clipnorm = 1.0}),
                 losses::mse());
   const auto start = std::chrono::steady_clock::now();
   double first = 0, last = 0;

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   };
   RNN layer(std::make_shared<ContextCell>(16, keys));
   Dense head(keys);
-  Adam adam(AdamOptions{.base = {.learning_rate = 0.01}});
+  Adam adam(AdamOptions{.learning_rate = 0.01});
   auto run = [&](const Tensor& x, const Tensor& context, bool training) {
     return head(layer.call(Var(x), {.training = training, .constants = {Var(context)}}).output);
   };

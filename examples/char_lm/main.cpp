@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
     model.embedding->build_for({streams, bptt});
     model.lstm->build_for({streams, bptt, args.integer("embedding")});
     model.head->build_for({streams, bptt, units});
-    Adam adam(AdamOptions{.base = {.learning_rate = args.number("lr"), .clipnorm = 5.0}});
+    Adam adam(AdamOptions{.learning_rate = args.number("lr"), .clipnorm = 5.0});
     const LossFunction loss = [](const Tensor& y, const Var& logits) { return sparse_categorical_crossentropy(y, logits, true); };
     TruncatedBPTT tbptt([&](const Var& x, const std::vector<Var>& s, bool tr) { return model(x, s, tr); }, model.weights(),
                         adam, loss, {.k1 = bptt, .strategy = dist.strategy()});

@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
       lr = std::make_shared<CosineDecay>(args.number("lr"), std::max<std::int64_t>(total_steps, 1), 0.05);
     else if (args.str("schedule") != "constant")
       throw std::runtime_error("--schedule must be cosine or constant");
-    model.compile(std::make_shared<Adam>(AdamOptions{.base = {.learning_rate = lr}}),
+    model.compile(std::make_shared<Adam>(AdamOptions{.learning_rate = lr}),
                   losses::sparse_categorical_crossentropy(/*from_logits=*/true), {"accuracy"});
     model.distribute(dist.strategy());
     if (dist.chief())

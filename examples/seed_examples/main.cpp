@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
                                                                           std::make_shared<MinimalRNNCell>(64)})
                 : std::make_shared<RNN>(std::make_shared<MinimalRNNCell>(32));
     Model model(std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{layer, std::make_shared<Dense>(1)}));
-    model.compile(std::make_shared<Adam>(AdamOptions{.base = {.learning_rate = 0.003}}), losses::mse());
+    model.compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 0.003}), losses::mse());
     const double before = model.evaluate(x, y).at("loss");
     const History h = model.fit(x, y, {.epochs = epochs, .batch_size = 32, .verbose = 0});
     const double after = model.evaluate(x, y).at("loss");

@@ -157,7 +157,7 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& state, const std
 
 // ---- SGD ----------------------------------------------------------------------------------------
 
-SGD::SGD(SGDOptions options) : Optimizer("SGD", options.base), o_(std::move(options)) {
+SGD::SGD(SGDOptions options) : Optimizer("SGD", OptimizerOptions::of(options)), o_(std::move(options)) {
   LOOM_CHECK(o_.momentum >= 0 && o_.momentum <= 1, ValueError, "SGD: momentum must be in [0, 1]; got ", o_.momentum, ".");
 }
 
@@ -189,7 +189,7 @@ void SGD::update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std::
 
 Adam::Adam(AdamOptions options) : Adam("Adam", std::move(options)) {}
 
-Adam::Adam(std::string name, AdamOptions options) : Optimizer(std::move(name), options.base), o_(std::move(options)) {
+Adam::Adam(std::string name, AdamOptions options) : Optimizer(std::move(name), OptimizerOptions::of(options)), o_(std::move(options)) {
   LOOM_CHECK(o_.beta_1 >= 0 && o_.beta_1 < 1 && o_.beta_2 >= 0 && o_.beta_2 < 1, ValueError, this->name(),
              ": beta_1 and beta_2 must be in [0, 1); got ", o_.beta_1, " and ", o_.beta_2, ".");
   LOOM_CHECK(o_.epsilon >= 0, ValueError, this->name(), ": epsilon must be >= 0; got ", o_.epsilon, ".");
@@ -226,11 +226,20 @@ void Adam::update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std:
   });
 }
 
-AdamW::AdamW(AdamOptions options) : Adam("AdamW", std::move(options)) {}
+AdamW::AdamW(AdamWOptions o)
+    : Adam("AdamW", AdamOptions{.learning_rate = o.learning_rate,
+                                .clipnorm = o.clipnorm,
+                                .clipvalue = o.clipvalue,
+                                .global_clipnorm = o.global_clipnorm,
+                                .weight_decay = o.weight_decay,
+                                .beta_1 = o.beta_1,
+                                .beta_2 = o.beta_2,
+                                .epsilon = o.epsilon,
+                                .amsgrad = o.amsgrad}) {}
 
 // ---- RMSprop --------------------------------------------------------------------------------------
 
-RMSprop::RMSprop(RMSpropOptions options) : Optimizer("RMSprop", options.base), o_(std::move(options)) {
+RMSprop::RMSprop(RMSpropOptions options) : Optimizer("RMSprop", OptimizerOptions::of(options)), o_(std::move(options)) {
   LOOM_CHECK(o_.rho >= 0 && o_.rho <= 1, ValueError, "RMSprop: rho must be in [0, 1]; got ", o_.rho, ".");
   LOOM_CHECK(o_.momentum >= 0 && o_.momentum <= 1, ValueError, "RMSprop: momentum must be in [0, 1]; got ", o_.momentum, ".");
 }
@@ -272,7 +281,7 @@ void RMSprop::update(Tensor& var, const Tensor& grad, Slots& slots, double lr, s
 
 // ---- Adagrad --------------------------------------------------------------------------------------
 
-Adagrad::Adagrad(AdagradOptions options) : Optimizer("Adagrad", options.base), o_(std::move(options)) {
+Adagrad::Adagrad(AdagradOptions options) : Optimizer("Adagrad", OptimizerOptions::of(options)), o_(std::move(options)) {
   LOOM_CHECK(o_.initial_accumulator_value >= 0, ValueError, "Adagrad: initial_accumulator_value must be >= 0; got ",
              o_.initial_accumulator_value, ".");
 }

@@ -44,7 +44,7 @@ std::shared_ptr<Sequential> network(DType dtype, bool dropout = false) {
 
 Model compiled(DType dtype, bool dropout = false) {
   Model m(network(dtype, dropout));
-  m.compile(std::make_shared<Adam>(AdamOptions{.base = {.learning_rate = 0.01}}), losses::mse(), {"mae"});
+  m.compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 0.01}), losses::mse(), {"mae"});
   return m;
 }
 
@@ -231,7 +231,7 @@ TEST_CASE("distributed: a stateful model's checkpoint holds every stream and loa
     auto rnn = std::make_shared<LSTM>(8, LSTMCellOptions{}, RNNOptions{.stateful = true, .name = "stateful_lstm"});
     Model m(std::make_shared<Sequential>(
         std::vector<std::shared_ptr<Layer>>{rnn, std::make_shared<Dense>(2, DenseOptions{.name = "head"})}, "net"));
-    m.compile(std::make_shared<SGD>(SGDOptions{.base = {.learning_rate = 0.05}}), losses::mse());
+    m.compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.05}), losses::mse());
     return std::pair{std::move(m), rnn};
   };
   manual_seed(2);
@@ -279,7 +279,7 @@ TEST_CASE("distributed: stateful truncated BPTT on 2 ranks equals one process", 
       head->build_for({streams, 60, 6});
       std::vector<Var> weights = rnn->trainable_weights();
       for (const Var& w : head->trainable_weights()) weights.push_back(w);
-      auto opt = std::make_shared<Adam>(AdamOptions{.base = {.learning_rate = 0.01}});
+      auto opt = std::make_shared<Adam>(AdamOptions{.learning_rate = 0.01});
       TruncatedBPTT trainer(rnn_sequence_model(rnn, head), weights, *opt,
                             [](const Tensor& t, const Var& p) { return losses::mse()(t, p); },
                             {.k1 = 10, .k2 = 15, .strategy = strategy});

@@ -32,7 +32,7 @@ TEST_CASE("fit: a small LSTM learns sum-of-sequence regression", "[optim][fit]")
   manual_seed(1);
   const auto [x, y] = sum_task(512, 2);
   Model model(lstm_regressor());
-  model.compile(std::make_shared<Adam>(AdamOptions{.base = {.learning_rate = 0.02}}), losses::mse(), {"mae"});
+  model.compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 0.02}), losses::mse(), {"mae"});
   std::ostringstream log;
   const History h = model.fit(x, y, {.epochs = 20, .batch_size = 32, .validation_split = 0.25, .out = &log});
   const auto [tx, ty] = sum_task(256, 3);
@@ -105,7 +105,7 @@ TEST_CASE("callbacks: CSVLogger, ModelCheckpoint, EarlyStopping, TerminateOnNaN,
   // ModelCheckpoint writes one file per epoch; EarlyStopping stops when nothing improves (lr 0).
   {
     Model model(lstm_regressor());
-    model.compile(std::make_shared<SGD>(SGDOptions{.base = {.learning_rate = 0.0}}), losses::mse());
+    model.compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.0}), losses::mse());
     auto stop = std::make_shared<EarlyStopping>(EarlyStoppingOptions{.monitor = "loss", .patience = 1});
     const History h = model.fit(x, y, {.epochs = 10, .shuffle = false, .callbacks = {std::make_shared<ModelCheckpoint>(temp("ckpt_{epoch}.safetensors")), stop}, .verbose = 0});
     CHECK(h.epoch.size() == 3);  // best at epoch 0, no improvement at 1 (wait 1) and 2 (wait 2 > patience)
@@ -127,7 +127,7 @@ TEST_CASE("callbacks: CSVLogger, ModelCheckpoint, EarlyStopping, TerminateOnNaN,
   // LearningRateScheduler sets the rate each epoch; ReduceLROnPlateau cuts it after `patience` flat epochs.
   {
     Model model(lstm_regressor());
-    model.compile(std::make_shared<SGD>(SGDOptions{.base = {.learning_rate = 0.0}}), losses::mse());
+    model.compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.0}), losses::mse());
     std::vector<double> seen;
     auto watch = std::make_shared<LambdaCallback>();
     watch->epoch_end = [&](Model& m, int, const Logs&) { seen.push_back(m.optimizer().learning_rate()); };
@@ -136,7 +136,7 @@ TEST_CASE("callbacks: CSVLogger, ModelCheckpoint, EarlyStopping, TerminateOnNaN,
                .verbose = 0});
     CHECK(seen == std::vector<double>{0.1, 0.2, 0.30000000000000004});
     Model flat(lstm_regressor());
-    flat.compile(std::make_shared<SGD>(SGDOptions{.base = {.learning_rate = 1e-30}}), losses::mse());
+    flat.compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 1e-30}), losses::mse());
     auto plateau = std::make_shared<ReduceLROnPlateau>(ReduceLROnPlateauOptions{.monitor = "loss", .factor = 0.5, .patience = 2});
     flat.fit(x, y, {.epochs = 4, .shuffle = false, .callbacks = {plateau}, .verbose = 0});
     CHECK(flat.optimizer().learning_rate() == Approx(0.5e-30));

@@ -14,17 +14,17 @@ namespace fx = loom::fixtures::golden_optimizers;
 Tensor F(const std::string& name) { return testing::fixture(fx::entries, name); }
 
 std::unique_ptr<Optimizer> make(const std::string& name) {
-  if (name == "sgd") return std::make_unique<SGD>(SGDOptions{.base = {.learning_rate = 0.1}});
-  if (name == "sgd_momentum") return std::make_unique<SGD>(SGDOptions{.base = {.learning_rate = 0.05}, .momentum = 0.9});
+  if (name == "sgd") return std::make_unique<SGD>(SGDOptions{.learning_rate = 0.1});
+  if (name == "sgd_momentum") return std::make_unique<SGD>(SGDOptions{.learning_rate = 0.05, .momentum = 0.9});
   if (name == "sgd_nesterov")
-    return std::make_unique<SGD>(SGDOptions{.base = {.learning_rate = 0.05}, .momentum = 0.9, .nesterov = true});
-  if (name == "adam") return std::make_unique<Adam>(AdamOptions{.base = {.learning_rate = 0.05}});
-  if (name == "adam_amsgrad") return std::make_unique<Adam>(AdamOptions{.base = {.learning_rate = 0.05}, .amsgrad = true});
-  if (name == "adamw") return std::make_unique<AdamW>(AdamOptions{.base = {.learning_rate = 0.05, .weight_decay = 0.1}});
-  if (name == "rmsprop") return std::make_unique<RMSprop>(RMSpropOptions{.base = {.learning_rate = 0.01}});
+    return std::make_unique<SGD>(SGDOptions{.learning_rate = 0.05, .momentum = 0.9, .nesterov = true});
+  if (name == "adam") return std::make_unique<Adam>(AdamOptions{.learning_rate = 0.05});
+  if (name == "adam_amsgrad") return std::make_unique<Adam>(AdamOptions{.learning_rate = 0.05, .amsgrad = true});
+  if (name == "adamw") return std::make_unique<AdamW>(AdamWOptions{.learning_rate = 0.05, .weight_decay = 0.1});
+  if (name == "rmsprop") return std::make_unique<RMSprop>(RMSpropOptions{.learning_rate = 0.01});
   if (name == "rmsprop_centered_momentum")
-    return std::make_unique<RMSprop>(RMSpropOptions{.base = {.learning_rate = 0.01}, .momentum = 0.5, .centered = true});
-  return std::make_unique<Adagrad>(AdagradOptions{.base = {.learning_rate = 0.1}});
+    return std::make_unique<RMSprop>(RMSpropOptions{.learning_rate = 0.01, .momentum = 0.5, .centered = true});
+  return std::make_unique<Adagrad>(AdagradOptions{.learning_rate = 0.1});
 }
 
 const char* kNames[] = {"sgd",     "sgd_momentum", "sgd_nesterov", "adam",   "adam_amsgrad",
@@ -76,7 +76,11 @@ TEST_CASE("optimizers: clipnorm, clipvalue and global_clipnorm by hand", "[optim
   auto run = [&](OptimizerOptions base) {
     const Var w1 = Var::variable(Tensor::zeros({2}, DType::f64), "w1"), w2 = Var::variable(Tensor::zeros({1}, DType::f64), "w2");
     base.learning_rate = 1.0;
-    SGD(SGDOptions{.base = base}).apply_gradients({g1, g2}, {w1, w2});
+    SGD(SGDOptions{.learning_rate = base.learning_rate,
+                   .clipnorm = base.clipnorm,
+                   .clipvalue = base.clipvalue,
+                   .global_clipnorm = base.global_clipnorm})
+        .apply_gradients({g1, g2}, {w1, w2});
     return std::pair{core::neg(w1.value()), core::neg(w2.value())};
   };
   auto [n1, n2] = run({.clipnorm = 6.0});  // only the second exceeds 6
@@ -88,7 +92,7 @@ TEST_CASE("optimizers: clipnorm, clipvalue and global_clipnorm by hand", "[optim
   auto [c1, c2] = run({.global_clipnorm = 6.5});  // global norm 13: everything halves
   testing::check_close(c1, {1.5, 2}, 1e-15, 0);
   testing::check_close(c2, {6}, 1e-15, 0);
-  CHECK_THROWS_WITH(SGD(SGDOptions{.base = {.clipnorm = 1.0, .global_clipnorm = 1.0}}),
+  CHECK_THROWS_WITH(SGD(SGDOptions{.clipnorm = 1.0, .global_clipnorm = 1.0}),
                     StartsWith("SGD: Cannot accept both `clipnorm` and `global_clipnorm`"));
 }
 
@@ -111,8 +115,8 @@ TEST_CASE("schedules: exponential, piecewise constant and cosine with warmup by 
   CHECK(warm(10) == Approx(2.0));
   CHECK(warm(60) == Approx(1.0));
   // The optimizer evaluates the schedule at its iteration count.
-  SGD opt(SGDOptions{.base = {.learning_rate = std::make_shared<PiecewiseConstantDecay>(std::vector<std::int64_t>{0},
-                                                                                          std::vector<double>{1.0, 0.5})}});
+  SGD opt(SGDOptions{.learning_rate = std::make_shared<PiecewiseConstantDecay>(std::vector<std::int64_t>{0},
+                                                                              std::vector<double>{1.0, 0.5})});
   const Var w = Var::variable(Tensor::zeros({1}, DType::f64), "w");
   CHECK(opt.learning_rate() == 1.0);
   opt.apply_gradients({Tensor::ones({1}, DType::f64)}, {w});
@@ -160,5 +164,19 @@ TEST_CASE("optimizers: bad gradients throw and change nothing", "[optim][errors]
   CHECK(opt.state().size() == 2);  // iterations and learning_rate: no slot was created
   CHECK(w.value().to_vector<float>() == std::vector<float>{1, 1});
   CHECK_THROWS_AS(Adam(AdamOptions{.beta_1 = 1.0}), ValueError);
-  CHECK_THROWS_AS(SGD(SGDOptions{.base = {.learning_rate = -1.0}}), ValueError);
+  CHECK_THROWS_AS(SGD(SGDOptions{.learning_rate = -1.0}), ValueError);
+}
+
+TEST_CASE("optimizers: options are written flat, as Keras's keyword arguments", "[optim]") {
+  Adam adam({.learning_rate = 0.01, .clipnorm = 1.0, .beta_1 = 0.8});
+  CHECK(adam.learning_rate() == Approx(0.01));
+  CHECK(SGD({.momentum = 0.9}).learning_rate() == Approx(0.01));  // Keras's SGD default survives
+  // AdamW decays by Keras's default 0.004 unless told otherwise: with a zero gradient only the decay
+  // moves the weight, w ← w − w·wd·lr.
+  const Var w = Var::variable(Tensor::ones({1}, DType::f64), "w");
+  AdamW({.learning_rate = 0.5}).apply_gradients({Tensor::zeros({1}, DType::f64)}, {w});
+  CHECK(w.value().item() == Approx(1.0 - 0.004 * 0.5));
+  const Var v = Var::variable(Tensor::ones({1}, DType::f64), "v");
+  AdamW({.learning_rate = 0.5, .weight_decay = 0.1}).apply_gradients({Tensor::zeros({1}, DType::f64)}, {v});
+  CHECK(v.value().item() == Approx(1.0 - 0.1 * 0.5));
 }

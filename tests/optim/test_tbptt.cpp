@@ -110,7 +110,7 @@ TEST_CASE("TBPTT: a reset restarts one stream's state and leaves the others", "[
 
 TEST_CASE("TBPTT: training updates the weights and lowers the loss", "[optim][tbptt]") {
   Fixture f(40);
-  Adam opt(AdamOptions{.base = {.learning_rate = 0.02}});
+  Adam opt(AdamOptions{.learning_rate = 0.02});
   TruncatedBPTT tbptt(f.model, f.weights, opt, mse_loss(), {.k1 = 8, .k2 = 12});
   double first = 0, last = 0;
   for (int epoch = 0; epoch < 30; ++epoch) {

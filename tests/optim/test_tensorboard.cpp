@@ -239,7 +239,7 @@ TEST_CASE("TensorBoard: fit writes Keras's train/ and validation/ layout", "[opt
   Model model(std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
       std::make_shared<Dense>(4, DenseOptions{.activation = Activation::tanh, .name = "hidden"}),
       std::make_shared<Dense>(1, DenseOptions{.name = "out"})}));
-  model.compile(std::make_shared<SGD>(SGDOptions{.base = {.learning_rate = 0.05}}), losses::mse(), {"mae"});
+  model.compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.05}), losses::mse(), {"mae"});
   const Tensor x = Tensor::uniform({40, 3}), y = Tensor::uniform({40, 1});
   auto tb = std::make_shared<TensorBoard>(TensorBoardOptions{.log_dir = dir.string(), .histogram_freq = 2, .update_freq = 3});
   const History h = model.fit(x, y, {.epochs = 3, .batch_size = 8, .validation_split = 0.2, .callbacks = {tb}, .verbose = 0});

@@ -22,7 +22,7 @@ Model make_model() {
       std::make_shared<LSTM>(8, LSTMCellOptions{.dropout = 0.1, .recurrent_dropout = 0.1}, RNNOptions{.name = "lstm"}),
       std::make_shared<Dropout>(0.2, "dropout"), std::make_shared<Dense>(3, DenseOptions{.name = "head"})});
   Model model(net);
-  model.compile(std::make_shared<Adam>(AdamOptions{.base = {.learning_rate = 0.01}}),
+  model.compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 0.01}),
                 losses::sparse_categorical_crossentropy(true), {"accuracy"});
   net->build_for({1, 6, 2});
   return model;

@@ -13,13 +13,21 @@
 
 namespace loom {
 
-/// Options every optimizer shares (Keras's base optimizer arguments).
+/// Options every optimizer shares (Keras's base optimizer arguments). Each optimizer's own options
+/// struct starts with these same five fields, so that they are written flat, as in Keras:
+/// `Adam({.learning_rate = 1e-3, .clipnorm = 1.0, .beta_1 = 0.8})`.
 struct OptimizerOptions {
   LearningRate learning_rate = 0.001;
   std::optional<double> clipnorm;         ///< each gradient scaled to norm ≤ clipnorm
   std::optional<double> clipvalue;        ///< each element clipped to [−clipvalue, clipvalue]
   std::optional<double> global_clipnorm;  ///< all gradients scaled together to global norm ≤ value
   std::optional<double> weight_decay;     ///< var −= var · weight_decay · lr, before the update
+
+  /// The shared part of any optimizer's options.
+  template <class Options>
+  static OptimizerOptions of(const Options& o) {
+    return {o.learning_rate, o.clipnorm, o.clipvalue, o.global_clipnorm, o.weight_decay};
+  }
 };
 
 /// Base of the optimizers. `apply_gradients(grads, vars)` clips, applies weight decay, updates
@@ -65,7 +73,13 @@ class Optimizer {
 
 /// Options of SGD (Keras defaults: learning rate 0.01).
 struct SGDOptions {
-  OptimizerOptions base{.learning_rate = 0.01};
+  // The options every optimizer shares (OptimizerOptions), first, so that designated initializers
+  // read as Keras's keyword arguments: SGD({.learning_rate = 0.1, .clipnorm = 1.0, .momentum = 0.9}).
+  LearningRate learning_rate = 0.01;
+  std::optional<double> clipnorm;
+  std::optional<double> clipvalue;
+  std::optional<double> global_clipnorm;
+  std::optional<double> weight_decay;
   double momentum = 0.0;
   bool nesterov = false;
 };
@@ -85,7 +99,12 @@ class SGD final : public Optimizer {
 
 /// Options of Adam / AdamW (Keras defaults; note epsilon 1e-7, not PyTorch's 1e-8).
 struct AdamOptions {
-  OptimizerOptions base{};
+  // Shared options first (see SGDOptions).
+  LearningRate learning_rate = 0.001;
+  std::optional<double> clipnorm;
+  std::optional<double> clipvalue;
+  std::optional<double> global_clipnorm;
+  std::optional<double> weight_decay;
   double beta_1 = 0.9;
   double beta_2 = 0.999;
   double epsilon = 1e-7;
@@ -107,15 +126,34 @@ class Adam : public Optimizer {
   AdamOptions o_;
 };
 
+/// Options of AdamW: Adam's, with Keras's default weight decay of 0.004.
+struct AdamWOptions {
+  // Shared options first (see SGDOptions).
+  LearningRate learning_rate = 0.001;
+  std::optional<double> clipnorm;
+  std::optional<double> clipvalue;
+  std::optional<double> global_clipnorm;
+  std::optional<double> weight_decay = 0.004;
+  double beta_1 = 0.9;
+  double beta_2 = 0.999;
+  double epsilon = 1e-7;
+  bool amsgrad = false;
+};
+
 /// Adam with decoupled weight decay (Keras's default weight_decay 0.004): var −= var·wd·lr, then Adam.
 class AdamW final : public Adam {
  public:
-  explicit AdamW(AdamOptions options = {.base = {.weight_decay = 0.004}});
+  explicit AdamW(AdamWOptions options = {});
 };
 
 /// Options of RMSprop (Keras defaults).
 struct RMSpropOptions {
-  OptimizerOptions base{};
+  // Shared options first (see SGDOptions).
+  LearningRate learning_rate = 0.001;
+  std::optional<double> clipnorm;
+  std::optional<double> clipvalue;
+  std::optional<double> global_clipnorm;
+  std::optional<double> weight_decay;
   double rho = 0.9;
   double momentum = 0.0;
   double epsilon = 1e-7;
@@ -138,7 +176,12 @@ class RMSprop final : public Optimizer {
 
 /// Options of Adagrad (Keras defaults).
 struct AdagradOptions {
-  OptimizerOptions base{};
+  // Shared options first (see SGDOptions).
+  LearningRate learning_rate = 0.001;
+  std::optional<double> clipnorm;
+  std::optional<double> clipvalue;
+  std::optional<double> global_clipnorm;
+  std::optional<double> weight_decay;
   double initial_accumulator_value = 0.1;
   double epsilon = 1e-7;
 };
