@@ -10,8 +10,8 @@ namespace loom {
 
 // ---- TimeDistributed ----------------------------------------------------------------------------
 
-TimeDistributed::TimeDistributed(std::shared_ptr<Layer> layer, std::string name)
-    : Layer("TimeDistributed", std::move(name)), layer_(std::move(layer)) {
+TimeDistributed::TimeDistributed(Ref<Layer> layer, std::string name)
+    : Layer("TimeDistributed", std::move(name)), layer_(layer.get()) {
   LOOM_CHECK(layer_ != nullptr, ValueError, "TimeDistributed: the wrapped layer is null.");
 }
 
@@ -98,9 +98,10 @@ std::shared_ptr<RNN> with_zero_output(std::shared_ptr<RNN> layer) {
 }
 }  // namespace
 
-Bidirectional::Bidirectional(std::shared_ptr<RNN> layer, MergeMode merge_mode, std::shared_ptr<RNN> backward_layer,
+Bidirectional::Bidirectional(Ref<RNN> forward, MergeMode merge_mode, std::shared_ptr<RNN> backward_layer,
                              std::string name)
     : Layer("Bidirectional", std::move(name)), merge_mode_(merge_mode) {
+  std::shared_ptr<RNN> layer = forward.get();
   LOOM_CHECK(layer != nullptr, ValueError, "Bidirectional: the wrapped layer is null.");
   LOOM_CHECK(!layer->built() && (!backward_layer || !backward_layer->built()), ValueError,
              "Bidirectional: wrap layers before their first call (their weights are rebuilt).");
@@ -213,6 +214,10 @@ std::shared_ptr<Layer> Bidirectional::from_config(const nlohmann::json& c) {
 Sequential::Sequential(std::vector<std::shared_ptr<Layer>> layers, std::string name)
     : Layer("Sequential", std::move(name)) {
   for (auto& l : layers) add(std::move(l));
+}
+
+Sequential::Sequential(std::initializer_list<Ref<Layer>> layers, std::string name) : Layer("Sequential", std::move(name)) {
+  for (const Ref<Layer>& l : layers) add(l.get());
 }
 
 void Sequential::add(std::shared_ptr<Layer> layer) {

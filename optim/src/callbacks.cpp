@@ -73,7 +73,8 @@ void EarlyStopping::on_epoch_end(Model& model, int epoch, const Logs& logs) {
     if (options_.restore_best_weights) best_weights_ = model.network().get_weights();
     return;
   }
-  if (++wait_ > options_.patience) {
+  // Keras: the patience-th epoch in a row without improvement stops training (never the first epoch).
+  if (++wait_ >= options_.patience && epoch > 0) {
     stopped_epoch_ = epoch;
     model.stop_training = true;
     if (options_.restore_best_weights && !best_weights_.empty()) model.network().set_weights(best_weights_);

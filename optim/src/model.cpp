@@ -82,7 +82,7 @@ struct Model::Accumulator {
   }
 };
 
-Model::Model(std::shared_ptr<Layer> network) : network_(std::move(network)) {
+Model::Model(Ref<Layer> network) : network_(network.get()) {
   LOOM_CHECK(network_ != nullptr, ValueError, "Model: the network is null.");
 }
 

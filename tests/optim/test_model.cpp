@@ -108,10 +108,11 @@ TEST_CASE("callbacks: CSVLogger, ModelCheckpoint, EarlyStopping, TerminateOnNaN,
     model.compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.0}), losses::mse());
     auto stop = std::make_shared<EarlyStopping>(EarlyStoppingOptions{.monitor = "loss", .patience = 1});
     const History h = model.fit(x, y, {.epochs = 10, .shuffle = false, .callbacks = {std::make_shared<ModelCheckpoint>(temp("ckpt_{epoch}.safetensors")), stop}, .verbose = 0});
-    CHECK(h.epoch.size() == 3);  // best at epoch 0, no improvement at 1 (wait 1) and 2 (wait 2 > patience)
-    CHECK(stop->stopped_epoch() == 2);
+    // Keras's rule: best at epoch 0; epoch 1 does not improve, the first of `patience` (1) such epochs.
+    CHECK(h.epoch.size() == 2);
+    CHECK(stop->stopped_epoch() == 1);
     CHECK(std::filesystem::exists(temp("ckpt_1.safetensors")));
-    CHECK(std::filesystem::exists(temp("ckpt_3.safetensors")));
+    CHECK(std::filesystem::exists(temp("ckpt_2.safetensors")));
   }
   // TerminateOnNaN stops at the first non-finite batch loss.
   {

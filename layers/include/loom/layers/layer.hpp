@@ -2,10 +2,12 @@
 // Layer: the Keras layer protocol — names, lazily built weights, weight I/O, masks and configs.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -46,6 +48,9 @@ class Layer {
   virtual ~Layer();
   Layer(const Layer&) = delete;
   Layer& operator=(const Layer&) = delete;
+  /// A temporary layer moves into shared ownership (see `Ref`); weights, if built, move with it.
+  Layer(Layer&&) noexcept = default;
+  Layer& operator=(Layer&&) = delete;
 
   const std::string& name() const noexcept { return name_; }
   const std::string& class_name() const noexcept { return class_name_; }
@@ -136,6 +141,29 @@ class Layer {
 ///   Non-trainable params: 0
 ///   _________________________________________________________________
 std::string summary(const Layer& model);
+
+/// A shared layer of type T, made from a `shared_ptr` to it or from a temporary layer (moved into a
+/// new shared one). Containers and wrappers take `Ref`s, so that models read as in Keras:
+///
+///   Sequential model({Embedding(1000, 32, {.mask_zero = true}), Bidirectional(GRU(64)), Dense(1)});
+///
+/// and a layer kept by name for later (`auto lstm = std::make_shared<LSTM>(64)`) is passed the same way.
+template <class T>
+class Ref {
+ public:
+  template <class U>
+    requires std::derived_from<U, T>
+  Ref(std::shared_ptr<U> layer) : ptr_(std::move(layer)) {}  // NOLINT(google-explicit-constructor)
+  template <class U>
+    requires(std::derived_from<std::remove_cvref_t<U>, T> && !std::is_lvalue_reference_v<U>)
+  Ref(U&& layer)  // NOLINT(google-explicit-constructor)
+      : ptr_(std::make_shared<std::remove_cvref_t<U>>(std::move(layer))) {}
+  operator std::shared_ptr<T>() const { return ptr_; }  // NOLINT(google-explicit-constructor)
+  const std::shared_ptr<T>& get() const noexcept { return ptr_; }
+
+ private:
+  std::shared_ptr<T> ptr_;
+};
 
 /// A function that rebuilds a layer from its `get_config()`.
 using LayerFactory = std::function<std::shared_ptr<Layer>(const nlohmann::json& config)>;

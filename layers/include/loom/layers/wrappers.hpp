@@ -13,7 +13,7 @@ namespace loom {
 /// inner layer, and unfolded. The mask passes through.
 class TimeDistributed final : public Layer {
  public:
-  explicit TimeDistributed(std::shared_ptr<Layer> layer, std::string name = "");
+  explicit TimeDistributed(Ref<Layer> layer, std::string name = "");
   Var call(const Var& inputs, const CallContext& ctx) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
@@ -37,7 +37,7 @@ enum class MergeMode { concat, sum, mul, ave, none };
 /// `MergeMode::none`, `call_both` returns the two outputs separately.
 class Bidirectional final : public Layer {
  public:
-  explicit Bidirectional(std::shared_ptr<RNN> layer, MergeMode merge_mode = MergeMode::concat,
+  explicit Bidirectional(Ref<RNN> layer, MergeMode merge_mode = MergeMode::concat,
                          std::shared_ptr<RNN> backward_layer = nullptr, std::string name = "");
   /// Merged output (a ValueError for MergeMode::none: use call_both).
   Var call(const Var& inputs, const CallContext& ctx) override;
@@ -74,6 +74,8 @@ class Bidirectional final : public Layer {
 class Sequential final : public Layer {
  public:
   explicit Sequential(std::vector<std::shared_ptr<Layer>> layers = {}, std::string name = "");
+  /// `Sequential({Embedding(1000, 32), LSTM(64), Dense(10)})`: temporaries or shared layers.
+  Sequential(std::initializer_list<Ref<Layer>> layers, std::string name = "");
   void add(std::shared_ptr<Layer> layer);
   Var call(const Var& inputs, const CallContext& ctx) override;
   Tensor compute_mask(const Var& inputs, const Tensor& mask) const override;

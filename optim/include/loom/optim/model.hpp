@@ -60,7 +60,8 @@ struct History {
 ///   History h = model.fit(x, y, {.epochs = 5, .batch_size = 64, .validation_split = 0.1});
 class Model {
  public:
-  explicit Model(std::shared_ptr<Layer> network);
+  /// `Model model(Sequential({LSTM(64), Dense(10)}))`, or a shared network kept elsewhere.
+  explicit Model(Ref<Layer> network);
   void compile(std::shared_ptr<Optimizer> optimizer, Loss loss, std::vector<std::string> metrics = {});
   /// Keras's string form: `compile("adam", "binary_crossentropy", {"accuracy"})` (see
   /// `optimizers::by_name` and `losses::by_name`).
