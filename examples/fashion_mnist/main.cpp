@@ -6,6 +6,10 @@
 //                              [--threads 0] [--data-dir /usr/share/datasets/fashion-mnist] [--csv log.csv]
 //                              [--checkpoint fashion_mnist.safetensors] [--schedule cosine|constant] [--smoke]
 //                              [--tensorboard DIR] [--plot fashion_mnist_curves.svg] [--distributed]
+//                              [--validation-split 0.1]
+//
+// The last --validation-split of the training images validate each epoch; the test set is scored
+// once, at the end.
 //
 // With --distributed, run under MPI (`mpirun -np 2 loom_example_fashion_mnist --distributed`): each
 // rank trains on its block of every batch of --batch-size samples (the global batch), and rank 0 alone
@@ -89,7 +93,8 @@ int main(int argc, char** argv) {
                                   {"lr", "0.002"}, {"threads", "0"}, {"data-dir", "/usr/share/datasets/fashion-mnist"},
                                   {"csv", "fashion_mnist_log.csv"}, {"checkpoint", "fashion_mnist.safetensors"},
                                   {"seed", "1"}, {"schedule", "cosine"}, {"smoke", "false"}, {"tensorboard", ""},
-                                  {"plot", "fashion_mnist_curves.svg"}, {"distributed", "false"}},
+                                  {"plot", "fashion_mnist_curves.svg"}, {"distributed", "false"},
+                                  {"validation-split", "0.1"}},
                                  "Row-sequential Fashion-MNIST with an LSTM or GRU.");
   loom_examples::Distribution dist;
   try {
@@ -112,7 +117,9 @@ int main(int argc, char** argv) {
     // Cosine decay of the learning rate over the whole run (to 5% of it): the last epochs settle the weights.
     const int epochs = static_cast<int>(args.integer("epochs"));
     const std::int64_t batch_size = args.integer("batch-size");
-    const std::int64_t total_steps = epochs * ((train.images.shape(0) + batch_size - 1) / batch_size);
+    const auto fitted = train.images.shape(0) - static_cast<std::int64_t>(static_cast<double>(train.images.shape(0)) *
+                                                                          args.number("validation-split"));
+    const std::int64_t total_steps = epochs * ((fitted + batch_size - 1) / batch_size);
     LearningRate lr = args.number("lr");
     if (args.str("schedule") == "cosine")
       lr = std::make_shared<CosineDecay>(args.number("lr"), std::max<std::int64_t>(total_steps, 1), 0.05);
@@ -122,20 +129,22 @@ int main(int argc, char** argv) {
                   losses::sparse_categorical_crossentropy(/*from_logits=*/true), {"accuracy"});
     model.distribute(dist.strategy());
     if (dist.chief())
-      std::printf("Fashion-MNIST: %lld training and %lld test images; %s(%lld) + Dense(10), Adam(lr %g, %s), %d thread(s)"
-                  " × %d process(es)\n",
-                  static_cast<long long>(train.images.shape(0)), static_cast<long long>(test.images.shape(0)),
+      std::printf("Fashion-MNIST: %lld training images (%lld of them for validation) and %lld test images; %s(%lld) + "
+                  "Dense(10), Adam(lr %g, %s), %d thread(s) × %d process(es)\n",
+                  static_cast<long long>(train.images.shape(0)), static_cast<long long>(train.images.shape(0) - fitted),
+                  static_cast<long long>(test.images.shape(0)),
                   args.str("cell").c_str(), static_cast<long long>(units), args.number("lr"), args.str("schedule").c_str(),
                   num_threads(), dist.world_size());
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::shared_ptr<Callback>> callbacks{std::make_shared<CSVLogger>(args.str("csv"))};
     if (!args.str("tensorboard").empty())  // view with: tensorboard --logdir DIR
       callbacks.push_back(std::make_shared<TensorBoard>(TensorBoardOptions{.log_dir = args.str("tensorboard"), .histogram_freq = 1}));
+    // Validation on the last part of the training set (Keras's validation_split): the test set is
+    // looked at once, after training.
     const History h = model.fit(train.images, train.labels,
                                 {.epochs = epochs,
                                  .batch_size = batch_size,
-                                 .validation_x = test.images,
-                                 .validation_y = test.labels,
+                                 .validation_split = args.number("validation-split"),
                                  .callbacks = callbacks});
     if (!args.str("plot").empty() && dist.chief())
       plot_history(h, args.str("plot"), {.title = "Fashion-MNIST, " + args.str("cell") + "(" + std::to_string(units) + ")"});

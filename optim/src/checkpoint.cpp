@@ -6,7 +6,10 @@
 #include <limits>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "loom/core/check.hpp"
+#include "loom/core/json_util.hpp"
 #include "loom/core/random.hpp"
 #include "loom/core/safetensors.hpp"
 #include "loom/layers/rnn.hpp"
@@ -14,15 +17,48 @@
 namespace loom {
 namespace {
 
+// The weights by name, and their order in the model ("weight_order", a JSON array of the names),
+// which structural loading follows.
 TensorFile weights_file(const Layer& model) {
   TensorFile f;
   std::set<std::string> seen;
+  nlohmann::json order = nlohmann::json::array();
   for (const Var& w : model.weights()) {
     LOOM_CHECK(seen.insert(w.name()).second, ValueError, "save_weights: two weights are named '", w.name(),
                "'; give the layers distinct names.");
     f.tensors.emplace_back(w.name(), w.value());
+    order.push_back(w.name());
   }
+  f.metadata["weight_order"] = order.dump();
   return f;
+}
+
+// The names of a file's "weight_order", checked: a JSON array of distinct names of tensors the file
+// holds. Empty when the file has no such record.
+std::vector<std::string> saved_order(const TensorFile& f, const std::string& path) {
+  const auto it = f.metadata.find("weight_order");
+  if (it == f.metadata.end()) return {};
+  nlohmann::json order;
+  try {
+    order = nlohmann::json::parse(it->second, detail::StrictJsonParse<nlohmann::json>("load_weights: weight_order"));
+  } catch (const nlohmann::json::exception&) {
+    LOOM_CHECK(false, FormatError, "load_weights: '", path, "': __metadata__ 'weight_order' is not valid JSON.");
+  }
+  LOOM_CHECK(order.is_array(), FormatError, "load_weights: '", path,
+             "': __metadata__ 'weight_order' must be a JSON array of weight names.");
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  for (const auto& n : order) {
+    LOOM_CHECK(n.is_string(), FormatError, "load_weights: '", path, "': 'weight_order' holds ",
+               detail::json_excerpt(n, 40), ", not a weight name.");
+    const std::string name = n.get<std::string>();
+    LOOM_CHECK(f.contains(name), FormatError, "load_weights: '", path, "': 'weight_order' names '", name.substr(0, 80),
+               "', which the file does not hold.");
+    LOOM_CHECK(seen.insert(name).second, FormatError, "load_weights: '", path, "': 'weight_order' names '",
+               name.substr(0, 80), "' twice.");
+    names.push_back(name);
+  }
+  return names;
 }
 
 // Stateful RNN layers anywhere in the model, depth first.
@@ -54,7 +90,9 @@ void check_weights(const TensorFile& file, const Layer& model, const std::string
   std::set<std::string> names;
   for (const Var& w : ws) {
     names.insert(w.name());
-    LOOM_CHECK(file.contains(w.name()), FormatError, "load_weights: '", path, "' has no tensor for weight '", w.name(), "'.");
+    LOOM_CHECK(file.contains(w.name()), FormatError, "load_weights: '", path, "' has no tensor for weight '", w.name(),
+               "'. Hint: default layer names come from per-class counters (lstm, lstm_1, ...), so a model built again "
+               "in the same process has other names; name the layers (load_weights also matches by structure, its default).");
     const Tensor& t = file.at(w.name());
     LOOM_CHECK(t.shape() == w.shape() && t.dtype() == w.dtype(), FormatError, "load_weights: '", path, "': weight '",
                w.name(), "' is ", w.shape(), " ", w.dtype(), " in the model but ", t.shape(), " ", t.dtype(), " in the file.");
@@ -93,11 +131,33 @@ void save_weights(const Layer& model, const std::string& path) {
   save_safetensors(path, f);
 }
 
-void load_weights(Layer& model, const std::string& path) {
+void load_weights(Layer& model, const std::string& path, LoadWeightsOptions options) {
   const TensorFile f = load_safetensors(path);
-  check_weights(f, model, path, {});
+  const std::vector<std::string> order = saved_order(f, path);
+  if (options.by_name || order.empty()) {
+    check_weights(f, model, path, {});
+    std::vector<Tensor> values;
+    for (const Var& w : model.weights()) values.push_back(f.at(w.name()));
+    model.set_weights(values);
+    return;
+  }
+  // Structural: the i-th weight of the model takes the i-th weight the file saved.
+  const std::vector<Var> ws = model.weights();
+  LOOM_CHECK(model.built(), StateError, "load_weights: the model ", model.name(), " is not built, so it has no weights to load '",
+             path, "' into; build it first (call it on an input, or build_for(input_shape)).");
+  LOOM_CHECK(order.size() == f.tensors.size(), FormatError, "load_weights: '", path, "' holds ", f.tensors.size(),
+             " tensors but its 'weight_order' lists ", order.size(), ".");
+  LOOM_CHECK(order.size() == ws.size(), FormatError, "load_weights: '", path, "' holds ", order.size(),
+             " weights; the model ", model.name(), " has ", ws.size(), ".");
   std::vector<Tensor> values;
-  for (const Var& w : model.weights()) values.push_back(f.at(w.name()));
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    const Tensor& t = f.at(order[i]);
+    LOOM_CHECK(t.shape() == ws[i].shape() && t.dtype() == ws[i].dtype(), FormatError, "load_weights: '", path,
+               "': weight ", i, " of the model, '", ws[i].name(), "' (", ws[i].shape(), " ", ws[i].dtype(),
+               "), would take the file's weight ", i, ", '", order[i].substr(0, 80), "' (", t.shape(), " ", t.dtype(),
+               "); the architectures differ.");
+    values.push_back(t);
+  }
   model.set_weights(values);
 }
 

@@ -139,3 +139,10 @@ TEST_CASE("Layer: every constructor option is validated with Keras-like messages
   CHECK_THROWS_WITH(Bidirectional(std::make_shared<LSTM>(3), MergeMode::concat, std::make_shared<LSTM>(3)),
                     StartsWith("Bidirectional: the backward layer must process the sequence in the other direction"));
 }
+
+TEST_CASE("layer: a config reads through the umbrella header alone", "[layers][config]") {
+  // <loom/loom.hpp> brings nlohmann::json whole: no extra include to read get_config().
+  Dense dense(4, {.name = "probe"});
+  CHECK(dense.get_config()["units"] == 4);
+  CHECK(dense.to_json()["class_name"] == "Dense");
+}

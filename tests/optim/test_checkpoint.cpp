@@ -195,3 +195,49 @@ TEST_CASE("checkpoints restore weights, optimizer slots, carried states and the 
   save_weights(*a, path);
   CHECK_THROWS_WITH(load_checkpoint(path, *b, opt_b), Contains("is not a loom training checkpoint"));
 }
+
+TEST_CASE("load_weights: by structure into a second model of the same process, by name on request", "[optim][checkpoint]") {
+  const std::string path = (std::filesystem::temp_directory_path() / "loom_structural.safetensors").string();
+  const auto make = [] {  // default names: the second model's layers are lstm_N+1, dense_M+1
+    auto net = std::make_shared<Sequential>(
+        std::vector<std::shared_ptr<Layer>>{std::make_shared<LSTM>(5), std::make_shared<Dense>(2)});
+    net->build_for({3, 4, 2});
+    return net;
+  };
+  const auto first = make(), second = make();
+  REQUIRE(first->weights()[0].name() != second->weights()[0].name());
+  save_weights(*first, path);
+  load_weights(*second, path);
+  for (std::size_t i = 0; i < first->weights().size(); ++i)
+    CHECK(testing::bitwise_equal(first->weights()[i].value(), second->weights()[i].value()));
+  // By name, the names differ, and the error says why.
+  const auto third = make();
+  const std::vector<Tensor> before = third->get_weights();
+  CHECK_THROWS_WITH(load_weights(*third, path, {.by_name = true}),
+                    Contains("has no tensor for weight") && Contains("per-class counters"));
+  // Another architecture: the first differing weight is named, with both shapes; nothing changes.
+  auto wider = std::make_shared<Sequential>(
+      std::vector<std::shared_ptr<Layer>>{std::make_shared<LSTM>(6), std::make_shared<Dense>(2)});
+  wider->build_for({3, 4, 2});
+  const std::vector<Tensor> wider_before = wider->get_weights();
+  CHECK_THROWS_WITH(load_weights(*wider, path), Contains("weight 0 of the model") && Contains("architectures differ"));
+  for (std::size_t i = 0; i < wider_before.size(); ++i)
+    CHECK(testing::bitwise_equal(wider->get_weights()[i], wider_before[i]));
+  // A malformed record of the order is refused; a file without one is matched by name.
+  TensorFile f = load_safetensors(path);
+  for (const std::string bad : {"not json", "{\"a\": 1}", "[1, 2]", "[\"missing\"]", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"}) {
+    CAPTURE(bad);
+    f.metadata["weight_order"] = bad;
+    save_safetensors(path, f);
+    CHECK_THROWS_AS(load_weights(*third, path), FormatError);
+  }
+  f.metadata["weight_order"] = nlohmann::json{f.tensors[0].first, f.tensors[0].first}.dump();  // a name twice
+  save_safetensors(path, f);
+  CHECK_THROWS_WITH(load_weights(*third, path), Contains("twice"));
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(testing::bitwise_equal(third->get_weights()[i], before[i]));
+  f.metadata.erase("weight_order");
+  save_safetensors(path, f);
+  CHECK_THROWS_WITH(load_weights(*third, path), Contains("has no tensor for weight"));  // by name: other names
+  load_weights(*first, path);  // by name: its own names
+  std::filesystem::remove(path);
+}

@@ -16,11 +16,23 @@ namespace loom {
 /// ValueError if two weights share a name.
 void save_weights(const Layer& model, const std::string& path);
 
-/// Loads weights saved by `save_weights`: the file's tensors must be exactly the model's weights by
-/// name, shape and dtype. Any mismatch (or a malformed file) is a FormatError naming the problem, and
-/// the model is untouched: everything is checked before the first weight changes. An unbuilt model
-/// must be built first (call it, or build_for its input shape).
-void load_weights(Layer& model, const std::string& path);
+/// Options of `load_weights`.
+struct LoadWeightsOptions {
+  /// Match the file's tensors to the model's weights by name instead of by position. Names come
+  /// from the layers' names, which default to per-class counters (`lstm`, `lstm_1`, …): a model
+  /// built a second time in one process gets other names, so by-name loading needs named layers.
+  bool by_name = false;
+};
+
+/// Loads weights saved by `save_weights`. By default the match is structural, as in Keras 3: the
+/// file records the order in which it saved the weights, and the i-th weight of the model takes the
+/// i-th weight of the file, whatever their names, so the same architecture built anywhere loads it.
+/// A file without that record (another writer's) is matched by name. Either way counts, shapes and
+/// dtypes must agree, and with `by_name` the names must be exactly the model's. Any mismatch (or a
+/// malformed file) is a FormatError naming the weight and why, and the model is untouched:
+/// everything is checked before the first weight changes. An unbuilt model must be built first
+/// (call it, or build_for its input shape).
+void load_weights(Layer& model, const std::string& path, LoadWeightsOptions options = {});
 
 /// Where a training run stands.
 struct TrainingPosition {
