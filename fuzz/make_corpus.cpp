@@ -20,6 +20,11 @@ int main(int argc, char** argv) {
       std::make_shared<Dense>(2, DenseOptions{.name = "dense"})});
   lstm_model->build_for({1, 4, 2});
   save_weights(*lstm_model, (root / "load_weights" / "lstm_dense.safetensors").string());
+  {  // without the saved order, as another writer's file: load_weights matches it by name
+    TensorFile by_name = load_safetensors((root / "load_weights" / "lstm_dense.safetensors").string());
+    by_name.metadata.erase("weight_order");
+    save_safetensors((root / "load_weights" / "lstm_dense_by_name.safetensors").string(), by_name);
+  }
   save_weights(*lstm_model, (root / "safetensors" / "lstm_dense.safetensors").string());
   save_safetensors((root / "safetensors" / "mixed.safetensors").string(),
                    TensorFile{{{"a", Tensor::ones({2, 3})}, {"b", Tensor::arange(4, DType::f64)},
