@@ -13,9 +13,10 @@
 #include "loom/core/random.hpp"
 #include "loom/core/safetensors.hpp"
 #include "loom/layers/rnn.hpp"
+#include "weights_io.hpp"
 
 namespace loom {
-namespace {
+namespace detail {
 
 // The weights by name, and their order in the model ("weight_order", a JSON array of the names),
 // which structural loading follows.
@@ -32,6 +33,12 @@ TensorFile weights_file(const Layer& model) {
   f.metadata["weight_order"] = order.dump();
   return f;
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::weights_file;
 
 // The names of a file's "weight_order", checked: a JSON array of distinct names of tensors the file
 // holds. Empty when the file has no such record.
@@ -132,7 +139,10 @@ void save_weights(const Layer& model, const std::string& path) {
 }
 
 void load_weights(Layer& model, const std::string& path, LoadWeightsOptions options) {
-  const TensorFile f = load_safetensors(path);
+  detail::load_weights_from(load_safetensors(path), model, path, options);
+}
+
+void detail::load_weights_from(const TensorFile& f, Layer& model, const std::string& path, LoadWeightsOptions options) {
   const std::vector<std::string> order = saved_order(f, path);
   if (options.by_name || order.empty()) {
     check_weights(f, model, path, {});

@@ -56,6 +56,14 @@ Loss by_name(const std::string& name) {
              "'; expected mse, mae, binary_crossentropy, categorical_crossentropy or sparse_categorical_crossentropy.");
   return {};
 }
+Loss by_name(const std::string& name, bool from_logits) {
+  if (!from_logits) return by_name(name);
+  if (name == "binary_crossentropy") return binary_crossentropy(true);
+  if (name == "categorical_crossentropy") return categorical_crossentropy(true);
+  if (name == "sparse_categorical_crossentropy") return sparse_categorical_crossentropy(true);
+  LOOM_CHECK(false, ValueError, "losses: '", name.substr(0, 40), "' takes no from_logits; only the cross-entropies do.");
+  return {};
+}
 }  // namespace losses
 
 namespace metrics {

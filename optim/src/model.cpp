@@ -103,6 +103,19 @@ void Model::compile(const std::string& optimizer, Loss loss, std::vector<std::st
   compile(optimizers::by_name(optimizer), std::move(loss), std::move(metrics));
 }
 
+Model::CompileState Model::compile_state() const {
+  CompileState c{optimizer_, loss_, false, {}};
+  for (const Metric& m : metrics_) c.metrics.push_back(m.name);
+  if (optimizer_ != nullptr) {
+    try {
+      c.loss_known = losses::by_name(loss_.name, loss_.from_logits).name == loss_.name;
+    } catch (const ValueError&) {
+      c.loss_known = false;
+    }
+  }
+  return c;
+}
+
 void Model::summary(std::ostream& out) const { out << loom::summary(*network_) << std::flush; }
 void Model::summary() const { summary(std::cout); }
 

@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "loom/core/check.hpp"
+#include "loom/core/json_util.hpp"
 #include "loom/core/elementwise.hpp"
 #include "loom/core/reduce.hpp"
 
@@ -44,6 +47,28 @@ Optimizer::Optimizer(std::string name, OptimizerOptions options) : name_(std::mo
 double Optimizer::learning_rate() const {
   if (const double* lr = std::get_if<double>(&options_.learning_rate)) return *lr;
   return (*std::get<std::shared_ptr<LearningRateSchedule>>(options_.learning_rate))(iterations_);
+}
+
+nlohmann::json Optimizer::to_json() const {
+  nlohmann::json c = nlohmann::json::object();
+  if (const double* lr = std::get_if<double>(&options_.learning_rate)) {
+    c["learning_rate"] = *lr;
+  } else {
+    nlohmann::json schedule = std::get<std::shared_ptr<LearningRateSchedule>>(options_.learning_rate)->to_json();
+    LOOM_CHECK(!schedule.is_null(), ValueError, name_,
+               ".to_json: the learning-rate schedule has no config (a user-written schedule cannot be saved); save "
+               "the model without its optimizer.");
+    c["learning_rate"] = std::move(schedule);
+  }
+  const auto optional = [&](const char* key, const std::optional<double>& v) {
+    c[key] = v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
+  optional("clipnorm", options_.clipnorm);
+  optional("clipvalue", options_.clipvalue);
+  optional("global_clipnorm", options_.global_clipnorm);
+  optional("weight_decay", options_.weight_decay);
+  add_config(c);
+  return {{"class_name", name_}, {"config", std::move(c)}};
 }
 
 void Optimizer::set_learning_rate(double lr) {
@@ -166,6 +191,11 @@ Optimizer::Slots SGD::create_slots(const Tensor& var) const {
   return {{"momentum", Tensor::zeros(var.shape(), var.dtype())}};
 }
 
+void SGD::add_config(nlohmann::json& c) const {
+  c["momentum"] = o_.momentum;
+  c["nesterov"] = o_.nesterov;
+}
+
 void SGD::update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std::int64_t) {
   if (o_.momentum == 0.0) {
     core::axpy_(var, -lr, grad);
@@ -199,6 +229,13 @@ Optimizer::Slots Adam::create_slots(const Tensor& var) const {
   Slots s{{"m", Tensor::zeros(var.shape(), var.dtype())}, {"v", Tensor::zeros(var.shape(), var.dtype())}};
   if (o_.amsgrad) s["vhat"] = Tensor::zeros(var.shape(), var.dtype());
   return s;
+}
+
+void Adam::add_config(nlohmann::json& c) const {
+  c["beta_1"] = o_.beta_1;
+  c["beta_2"] = o_.beta_2;
+  c["epsilon"] = o_.epsilon;
+  c["amsgrad"] = o_.amsgrad;
 }
 
 void Adam::update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std::int64_t step) {
@@ -251,6 +288,13 @@ Optimizer::Slots RMSprop::create_slots(const Tensor& var) const {
   return s;
 }
 
+void RMSprop::add_config(nlohmann::json& c) const {
+  c["rho"] = o_.rho;
+  c["momentum"] = o_.momentum;
+  c["epsilon"] = o_.epsilon;
+  c["centered"] = o_.centered;
+}
+
 void RMSprop::update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std::int64_t) {
   for_float(var.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -290,6 +334,11 @@ Optimizer::Slots Adagrad::create_slots(const Tensor& var) const {
   return {{"accumulator", Tensor::full(var.shape(), o_.initial_accumulator_value, var.dtype())}};
 }
 
+void Adagrad::add_config(nlohmann::json& c) const {
+  c["initial_accumulator_value"] = o_.initial_accumulator_value;
+  c["epsilon"] = o_.epsilon;
+}
+
 void Adagrad::update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std::int64_t) {
   for_float(var.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -315,6 +364,104 @@ std::shared_ptr<Optimizer> by_name(const std::string& name) {
   if (key == "adagrad") return std::make_shared<Adagrad>();
   LOOM_CHECK(false, ValueError, "optimizers: unknown optimizer '", name.substr(0, 40),
              "'; expected sgd, adam, adamw, rmsprop or adagrad.");
+  return nullptr;
+}
+namespace {
+
+// Reads option `key` of an optimizer config into `out` when present (Keras's configs carry every
+// key; a missing one keeps the default). FormatError for a value of the wrong type.
+struct ConfigReader {
+  const nlohmann::json& c;
+  const std::string& cls;
+  void number(const char* key, double& out) const {
+    if (!c.contains(key)) return;
+    LOOM_CHECK(c[key].is_number(), FormatError, "optimizers::from_json: ", cls, ".", key, " must be a number; got ",
+               detail::json_excerpt(c[key]), ".");
+    out = c[key].get<double>();
+  }
+  void flag(const char* key, bool& out) const {
+    if (!c.contains(key)) return;
+    LOOM_CHECK(c[key].is_boolean(), FormatError, "optimizers::from_json: ", cls, ".", key, " must be a boolean; got ",
+               detail::json_excerpt(c[key]), ".");
+    out = c[key].get<bool>();
+  }
+  void optional(const char* key, std::optional<double>& out) const {
+    if (!c.contains(key)) return;
+    if (c[key].is_null()) {
+      out.reset();
+      return;
+    }
+    double v = 0;
+    number(key, v);
+    out = v;
+  }
+  template <class Options>
+  void shared(Options& o) const {
+    if (c.contains("learning_rate")) {
+      const nlohmann::json& lr = c["learning_rate"];
+      if (lr.is_number()) {
+        o.learning_rate = lr.get<double>();
+      } else {
+        o.learning_rate = schedule_from_json(lr);
+      }
+    }
+    optional("clipnorm", o.clipnorm);
+    optional("clipvalue", o.clipvalue);
+    optional("global_clipnorm", o.global_clipnorm);
+    optional("weight_decay", o.weight_decay);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<Optimizer> from_json(const nlohmann::json& j) {
+  LOOM_CHECK(j.is_object() && j.contains("class_name") && j["class_name"].is_string() && j.contains("config") &&
+                 j["config"].is_object(),
+             FormatError, "optimizers::from_json: expected {\"class_name\": ..., \"config\": {...}}; got ",
+             detail::json_excerpt(j), ".");
+  const std::string cls = j["class_name"].get<std::string>();
+  const ConfigReader r{j["config"], cls};
+  try {
+    if (cls == "SGD") {
+      SGDOptions o;
+      r.shared(o);
+      r.number("momentum", o.momentum);
+      r.flag("nesterov", o.nesterov);
+      return std::make_shared<SGD>(o);
+    }
+    if (cls == "Adam" || cls == "AdamW") {
+      AdamWOptions o;
+      if (cls == "Adam") o.weight_decay.reset();
+      r.shared(o);
+      r.number("beta_1", o.beta_1);
+      r.number("beta_2", o.beta_2);
+      r.number("epsilon", o.epsilon);
+      r.flag("amsgrad", o.amsgrad);
+      if (cls == "AdamW") return std::make_shared<AdamW>(o);
+      return std::make_shared<Adam>(AdamOptions{o.learning_rate, o.clipnorm, o.clipvalue, o.global_clipnorm,
+                                                o.weight_decay, o.beta_1, o.beta_2, o.epsilon, o.amsgrad});
+    }
+    if (cls == "RMSprop") {
+      RMSpropOptions o;
+      r.shared(o);
+      r.number("rho", o.rho);
+      r.number("momentum", o.momentum);
+      r.number("epsilon", o.epsilon);
+      r.flag("centered", o.centered);
+      return std::make_shared<RMSprop>(o);
+    }
+    if (cls == "Adagrad") {
+      AdagradOptions o;
+      r.shared(o);
+      r.number("initial_accumulator_value", o.initial_accumulator_value);
+      r.number("epsilon", o.epsilon);
+      return std::make_shared<Adagrad>(o);
+    }
+  } catch (const ValueError& e) {  // an option the constructor refuses: the config is what is wrong
+    LOOM_CHECK(false, FormatError, "optimizers::from_json: ", e.what());
+  }
+  LOOM_CHECK(false, FormatError, "optimizers::from_json: unknown optimizer '", cls.substr(0, 40),
+             "'; expected SGD, Adam, AdamW, RMSprop or Adagrad.");
   return nullptr;
 }
 }  // namespace optimizers

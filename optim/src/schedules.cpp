@@ -5,7 +5,10 @@
 #include <cmath>
 #include <numbers>
 
+#include <nlohmann/json.hpp>
+
 #include "loom/core/check.hpp"
+#include "loom/core/json_util.hpp"
 
 namespace loom {
 
@@ -49,6 +52,83 @@ double CosineDecay::operator()(std::int64_t step) const {
   const double t = std::min(static_cast<double>(step - warmup_steps_), static_cast<double>(decay_steps_));
   const double cosine = 0.5 * (1.0 + std::cos(std::numbers::pi * t / static_cast<double>(decay_steps_)));
   return target_ * ((1.0 - alpha_) * cosine + alpha_);
+}
+
+nlohmann::json LearningRateSchedule::to_json() const { return nullptr; }
+
+nlohmann::json ExponentialDecay::to_json() const {
+  return {{"class_name", "ExponentialDecay"},
+          {"config",
+           {{"initial_learning_rate", initial_}, {"decay_steps", steps_}, {"decay_rate", rate_}, {"staircase", staircase_}}}};
+}
+
+nlohmann::json PiecewiseConstantDecay::to_json() const {
+  return {{"class_name", "PiecewiseConstantDecay"}, {"config", {{"boundaries", boundaries_}, {"values", values_}}}};
+}
+
+nlohmann::json CosineDecay::to_json() const {
+  return {{"class_name", "CosineDecay"},
+          {"config",
+           {{"initial_learning_rate", initial_},
+            {"decay_steps", decay_steps_},
+            {"alpha", alpha_},
+            {"warmup_target", target_},
+            {"warmup_steps", warmup_steps_}}}};
+}
+
+namespace {
+
+template <class T>
+T schedule_field(const nlohmann::json& c, const char* key, const std::string& cls) {
+  LOOM_CHECK(c.contains(key), FormatError, "schedule_from_json: ", cls, " needs '", key, "'.");
+  const nlohmann::json& v = c.at(key);
+  if constexpr (std::is_same_v<T, bool>) {
+    LOOM_CHECK(v.is_boolean(), FormatError, "schedule_from_json: ", cls, ".", key, " must be a boolean; got ",
+               detail::json_excerpt(v), ".");
+  } else if constexpr (std::is_integral_v<T>) {
+    LOOM_CHECK(v.is_number_integer(), FormatError, "schedule_from_json: ", cls, ".", key, " must be a whole number; got ",
+               detail::json_excerpt(v), ".");
+  } else if constexpr (std::is_floating_point_v<T>) {
+    LOOM_CHECK(v.is_number(), FormatError, "schedule_from_json: ", cls, ".", key, " must be a number; got ",
+               detail::json_excerpt(v), ".");
+  } else {
+    LOOM_CHECK(v.is_array(), FormatError, "schedule_from_json: ", cls, ".", key, " must be a list; got ",
+               detail::json_excerpt(v), ".");
+    for (const auto& e : v)
+      LOOM_CHECK(e.is_number(), FormatError, "schedule_from_json: ", cls, ".", key, " must hold numbers; got ",
+                 detail::json_excerpt(e), ".");
+  }
+  return v.get<T>();
+}
+
+}  // namespace
+
+std::shared_ptr<LearningRateSchedule> schedule_from_json(const nlohmann::json& j) {
+  LOOM_CHECK(j.is_object() && j.contains("class_name") && j["class_name"].is_string() && j.contains("config") &&
+                 j["config"].is_object(),
+             FormatError, "schedule_from_json: expected {\"class_name\": ..., \"config\": {...}}; got ",
+             detail::json_excerpt(j), ".");
+  const std::string cls = j["class_name"].get<std::string>();
+  const nlohmann::json& c = j["config"];
+  try {
+    if (cls == "ExponentialDecay")
+      return std::make_shared<ExponentialDecay>(
+          schedule_field<double>(c, "initial_learning_rate", cls), schedule_field<std::int64_t>(c, "decay_steps", cls),
+          schedule_field<double>(c, "decay_rate", cls), schedule_field<bool>(c, "staircase", cls));
+    if (cls == "PiecewiseConstantDecay")
+      return std::make_shared<PiecewiseConstantDecay>(schedule_field<std::vector<std::int64_t>>(c, "boundaries", cls),
+                                                      schedule_field<std::vector<double>>(c, "values", cls));
+    if (cls == "CosineDecay")
+      return std::make_shared<CosineDecay>(
+          schedule_field<double>(c, "initial_learning_rate", cls), schedule_field<std::int64_t>(c, "decay_steps", cls),
+          schedule_field<double>(c, "alpha", cls), schedule_field<double>(c, "warmup_target", cls),
+          schedule_field<std::int64_t>(c, "warmup_steps", cls));
+  } catch (const ValueError& e) {  // a constructor's own check: the file is what is wrong
+    LOOM_CHECK(false, FormatError, "schedule_from_json: ", e.what());
+  }
+  LOOM_CHECK(false, FormatError, "schedule_from_json: unknown schedule '", cls.substr(0, 40),
+             "'; expected ExponentialDecay, PiecewiseConstantDecay or CosineDecay.");
+  return nullptr;
 }
 
 }  // namespace loom

@@ -8,6 +8,8 @@
 #include "loom/optim/model.hpp"
 #include "loom/optim/optimizer.hpp"
 #include "loom/optim/plot.hpp"
+#include "loom/optim/saving.hpp"
 #include "loom/optim/schedules.hpp"
+#include "loom/optim/strategy.hpp"
 #include "loom/optim/tbptt.hpp"
 #include "loom/optim/tensorboard.hpp"

@@ -32,6 +32,8 @@ Loss sparse_categorical_crossentropy(bool from_logits = false);
 /// "categorical_crossentropy", "sparse_categorical_crossentropy" (probabilities, as Keras's strings
 /// mean; pass the function with from_logits = true for logits). ValueError for another name.
 Loss by_name(const std::string& name);
+/// The same, for the cross-entropies with `from_logits` (ValueError for from_logits with another loss).
+Loss by_name(const std::string& name, bool from_logits);
 }  // namespace losses
 
 /// A metric accumulated over an epoch: each batch adds (sum, count); the value is sum / count.

@@ -82,6 +82,16 @@ class Model {
   void summary(std::ostream& out) const;
   void summary() const;
 
+  /// How the model was compiled (null optimizer if it was not), for `save_model`. `loss_known` says
+  /// whether the loss is one `losses::by_name` can rebuild.
+  struct CompileState {
+    std::shared_ptr<Optimizer> optimizer;
+    Loss loss;
+    bool loss_known = false;
+    std::vector<std::string> metrics;
+  };
+  CompileState compile_state() const;
+
   Layer& network() noexcept { return *network_; }
   Optimizer& optimizer();
   /// Epochs completed by fit (restored by load_checkpoint).

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "loom/autograd/var.hpp"
 #include "loom/optim/schedules.hpp"
 
@@ -47,6 +49,9 @@ class Optimizer {
   /// Replaces the learning rate with a constant (ReduceLROnPlateau does this).
   void set_learning_rate(double lr);
   const std::string& name() const noexcept { return name_; }
+  /// `{"class_name": name(), "config": {…}}` with Keras's argument names (a schedule as its own
+  /// `to_json()`), for saved models. ValueError for a schedule that cannot be saved.
+  nlohmann::json to_json() const;
 
   /// Every slot as "<variable name>/<slot name>" → tensor, plus "iterations" and, when it is a
   /// constant, "learning_rate" (scalars), for checkpoints.
@@ -62,6 +67,8 @@ class Optimizer {
   virtual void update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std::int64_t step) = 0;
   /// The slots a variable starts with (zeros by default); called on its first update.
   virtual Slots create_slots(const Tensor& var) const = 0;
+  /// The optimizer's own options (beside the shared ones) for `to_json`.
+  virtual void add_config(nlohmann::json& config) const = 0;
 
  private:
   std::vector<Tensor> clip(const std::vector<Tensor>& grads) const;
@@ -92,6 +99,7 @@ class SGD final : public Optimizer {
  protected:
   void update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std::int64_t step) override;
   Slots create_slots(const Tensor& var) const override;
+  void add_config(nlohmann::json& config) const override;
 
  private:
   SGDOptions o_;
@@ -121,6 +129,7 @@ class Adam : public Optimizer {
   Adam(std::string name, AdamOptions options);
   void update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std::int64_t step) override;
   Slots create_slots(const Tensor& var) const override;
+  void add_config(nlohmann::json& config) const override;
 
  private:
   AdamOptions o_;
@@ -169,6 +178,7 @@ class RMSprop final : public Optimizer {
  protected:
   void update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std::int64_t step) override;
   Slots create_slots(const Tensor& var) const override;
+  void add_config(nlohmann::json& config) const override;
 
  private:
   RMSpropOptions o_;
@@ -194,6 +204,7 @@ class Adagrad final : public Optimizer {
  protected:
   void update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std::int64_t step) override;
   Slots create_slots(const Tensor& var) const override;
+  void add_config(nlohmann::json& config) const override;
 
  private:
   AdagradOptions o_;
@@ -203,6 +214,8 @@ namespace optimizers {
 /// An optimizer with Keras's defaults by its Keras name, as `compile("adam", …)` takes it: "sgd",
 /// "adam", "adamw", "rmsprop" or "adagrad" (any letter case). ValueError for another name.
 std::shared_ptr<Optimizer> by_name(const std::string& name);
+/// Rebuilds an optimizer from its `to_json()`; FormatError for an unknown class or a bad option.
+std::shared_ptr<Optimizer> from_json(const nlohmann::json& j);
 }  // namespace optimizers
 
 }  // namespace loom

@@ -4,8 +4,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <variant>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace loom {
 
@@ -14,13 +17,21 @@ class LearningRateSchedule {
  public:
   virtual ~LearningRateSchedule() = default;
   virtual double operator()(std::int64_t step) const = 0;
+  /// `{"class_name": …, "config": {…}}` with Keras's argument names, for saved models; null for a
+  /// schedule that cannot be saved (the default, for schedules written by users).
+  virtual nlohmann::json to_json() const;
 };
+
+/// Rebuilds ExponentialDecay, PiecewiseConstantDecay or CosineDecay from `to_json()`; FormatError for
+/// another class or a bad config.
+std::shared_ptr<LearningRateSchedule> schedule_from_json(const nlohmann::json& j);
 
 /// lr = initial · rate^(step / decay_steps) (the exponent floored when `staircase`).
 class ExponentialDecay final : public LearningRateSchedule {
  public:
   ExponentialDecay(double initial_learning_rate, std::int64_t decay_steps, double decay_rate, bool staircase = false);
   double operator()(std::int64_t step) const override;
+  nlohmann::json to_json() const override;
 
  private:
   double initial_, rate_;
@@ -34,6 +45,7 @@ class PiecewiseConstantDecay final : public LearningRateSchedule {
  public:
   PiecewiseConstantDecay(std::vector<std::int64_t> boundaries, std::vector<double> values);
   double operator()(std::int64_t step) const override;
+  nlohmann::json to_json() const override;
 
  private:
   std::vector<std::int64_t> boundaries_;
@@ -49,6 +61,7 @@ class CosineDecay final : public LearningRateSchedule {
   CosineDecay(double initial_learning_rate, std::int64_t decay_steps, double alpha = 0.0, double warmup_target = -1.0,
               std::int64_t warmup_steps = 0);
   double operator()(std::int64_t step) const override;
+  nlohmann::json to_json() const override;
 
  private:
   double initial_, alpha_, target_;
