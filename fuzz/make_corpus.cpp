@@ -12,7 +12,7 @@ using namespace loom;
 
 int main(int argc, char** argv) {
   const std::filesystem::path root = argc > 1 ? argv[1] : "fuzz/corpus";
-  for (const char* d : {"safetensors", "load_weights", "load_checkpoint", "layer_from_config"})
+  for (const char* d : {"safetensors", "load_weights", "load_checkpoint", "layer_from_config", "load_model"})
     std::filesystem::create_directories(root / d);
   manual_seed(1);
   auto lstm_model = std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
@@ -37,6 +37,22 @@ int main(int argc, char** argv) {
   (*gru_model)(Var(Tensor::zeros({2, 4, 2})));
   Adam adam;
   save_checkpoint((root / "load_checkpoint" / "gru_adam.ckpt").string(), *gru_model, adam, {1, 7});
+  {  // saved models: a compiled classifier over token ids, and an uncompiled regressor
+    manual_seed(1);
+    Model classifier(Sequential({Embedding(20, 4, {.mask_zero = true, .name = "embedding"}),
+                                 Bidirectional(GRU(3, GRUCellOptions{}, RNNOptions{.name = "gru"}), MergeMode::concat,
+                                               nullptr, "bidirectional"),
+                                 Dense(2, {.name = "dense"})},
+                                "classifier"));
+    classifier.compile(std::make_shared<Adam>(AdamOptions{
+                           .learning_rate = std::make_shared<CosineDecay>(0.01, 100), .clipnorm = 1.0}),
+                       losses::sparse_categorical_crossentropy(true), {"accuracy"});
+    classifier.train_on_batch(Tensor::from_vector<std::int64_t>({1, 2, 3, 0, 4, 5, 0, 0}, {2, 4}),
+                              Tensor::from_vector<std::int64_t>({0, 1}, {2}));
+    save_model(classifier, (root / "load_model" / "classifier.safetensors").string());
+    save_model(Model(lstm_model), (root / "load_model" / "regressor.safetensors").string(),
+               {.include_optimizer = false});
+  }
   int n = 0;
   for (const std::shared_ptr<Layer>& layer : std::vector<std::shared_ptr<Layer>>{
            lstm_model, gru_model, std::make_shared<Bidirectional>(std::make_shared<LSTM>(4)),

@@ -16,7 +16,7 @@ cmake --build "$build" --parallel "$(nproc)"
 seconds=${LOOM_FUZZ_SECONDS:-60}
 work="$build/fuzz-run"
 mkdir -p "$work"
-for target in safetensors load_weights load_checkpoint layer_from_config; do
+for target in safetensors load_weights load_checkpoint layer_from_config load_model; do
   rm -rf "${work:?}/$target"
   cp -r "fuzz/corpus/$target" "$work/$target"
   log="$work/$target.log"

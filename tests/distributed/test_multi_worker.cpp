@@ -211,7 +211,6 @@ TEST_CASE("distributed: a checkpoint resumes bit for bit, and loads in one proce
   Model alone = compiled(DType::f32, true);
   alone.network().build_for({10, 8, 2});
   alone.load_checkpoint(path);
-  std::vector<Tensor> saved;
   Model probe = compiled(DType::f32, true);
   probe.distribute(s);
   probe.network().build_for({10, 8, 2});

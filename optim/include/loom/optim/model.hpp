@@ -54,9 +54,9 @@ struct History {
 /// A trainable model: a network layer (often a Sequential), an optimizer, a loss and metrics.
 ///
 /// Example:
-///   Model model(std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
-///       std::make_shared<LSTM>(64), std::make_shared<Dense>(10)}));
-///   model.compile(std::make_shared<Adam>(), losses::sparse_categorical_crossentropy(true), {"accuracy"});
+///   Model model(Sequential({LSTM(64), Dense(10)}));
+///   model.compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 3e-3}),
+///                 losses::sparse_categorical_crossentropy(/*from_logits=*/true), {"accuracy"});
 ///   History h = model.fit(x, y, {.epochs = 5, .batch_size = 64, .validation_split = 0.1});
 class Model {
  public:
