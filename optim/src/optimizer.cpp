@@ -263,16 +263,24 @@ void Adam::update(Tensor& var, const Tensor& grad, Slots& slots, double lr, std:
   });
 }
 
-AdamW::AdamW(AdamWOptions o)
-    : Adam("AdamW", AdamOptions{.learning_rate = o.learning_rate,
-                                .clipnorm = o.clipnorm,
-                                .clipvalue = o.clipvalue,
-                                .global_clipnorm = o.global_clipnorm,
-                                .weight_decay = o.weight_decay,
-                                .beta_1 = o.beta_1,
-                                .beta_2 = o.beta_2,
-                                .epsilon = o.epsilon,
-                                .amsgrad = o.amsgrad}) {}
+namespace {
+
+// AdamW's options are Adam's with another weight-decay default.
+AdamOptions adam_options(const AdamWOptions& o) {
+  return {.learning_rate = o.learning_rate,
+          .clipnorm = o.clipnorm,
+          .clipvalue = o.clipvalue,
+          .global_clipnorm = o.global_clipnorm,
+          .weight_decay = o.weight_decay,
+          .beta_1 = o.beta_1,
+          .beta_2 = o.beta_2,
+          .epsilon = o.epsilon,
+          .amsgrad = o.amsgrad};
+}
+
+}  // namespace
+
+AdamW::AdamW(AdamWOptions o) : Adam("AdamW", adam_options(o)) {}
 
 // ---- RMSprop --------------------------------------------------------------------------------------
 
@@ -438,8 +446,7 @@ std::shared_ptr<Optimizer> from_json(const nlohmann::json& j) {
       r.number("epsilon", o.epsilon);
       r.flag("amsgrad", o.amsgrad);
       if (cls == "AdamW") return std::make_shared<AdamW>(o);
-      return std::make_shared<Adam>(AdamOptions{o.learning_rate, o.clipnorm, o.clipvalue, o.global_clipnorm,
-                                                o.weight_decay, o.beta_1, o.beta_2, o.epsilon, o.amsgrad});
+      return std::make_shared<Adam>(adam_options(o));
     }
     if (cls == "RMSprop") {
       RMSpropOptions o;

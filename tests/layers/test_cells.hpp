@@ -15,6 +15,12 @@ class MinimalRNNCell : public Cell {
     const Var h = matmul(x, kernel_) + matmul(states[0], recurrent_kernel_);
     return {h, {h}};
   }
+  /// What a saved model needs to rebuild it (with a registered factory).
+  nlohmann::json get_config() const override {
+    nlohmann::json c = Cell::get_config();
+    c["units"] = units_;
+    return c;
+  }
 
  protected:
   void build(const Shape& s) override {

@@ -4,6 +4,7 @@
 // refusals.
 #include <filesystem>
 
+#include "layers/test_cells.hpp"
 #include "support/reference.hpp"
 
 using namespace loom;
@@ -26,32 +27,6 @@ std::pair<Tensor, Tensor> toy_text(std::int64_t n) {  // ids in [1, 50), 0 pads 
     }
   return {x, y};
 }
-
-// A user's cell, with the get_config a saved model needs: h = tanh(x·kernel + h_prev·recurrent_kernel).
-class UserTanhCell final : public Cell {
- public:
-  explicit UserTanhCell(std::int64_t units) : Cell("UserTanhCell"), units_(units) {}
-  std::vector<Shape> state_size() const override { return {{units_}}; }
-  CellOutput call(const Var& x, const std::vector<Var>& states, const CellContext&) override {
-    const Var h = tanh(matmul(x, kernel_) + matmul(states[0], recurrent_kernel_));
-    return {h, {h}};
-  }
-  nlohmann::json get_config() const override {
-    nlohmann::json c = Cell::get_config();
-    c["units"] = units_;
-    return c;
-  }
-
- protected:
-  void build(const Shape& s) override {
-    kernel_ = add_weight("kernel", {s[-1], units_}, initializers::glorot_uniform());
-    recurrent_kernel_ = add_weight("recurrent_kernel", {units_, units_}, initializers::orthogonal());
-  }
-
- private:
-  std::int64_t units_;
-  Var kernel_, recurrent_kernel_;
-};
 
 }  // namespace
 
@@ -113,11 +88,11 @@ TEST_CASE("save_model: schedules and every optimizer survive the round trip", "[
 }
 
 TEST_CASE("save_model: a custom cell comes back through the registry", "[optim][saving]") {
-  register_layer("UserTanhCell", [](const nlohmann::json& c) {
-    return std::make_shared<UserTanhCell>(c.at("units").get<std::int64_t>());
+  register_layer("MinimalRNNCell", [](const nlohmann::json& c) {
+    return std::make_shared<testing::MinimalRNNCell>(c.at("units").get<std::int64_t>());
   });
   manual_seed(4);
-  Model model(Sequential({RNN(std::make_shared<UserTanhCell>(5)), Dense(2)}));
+  Model model(Sequential({RNN(std::make_shared<testing::MinimalRNNCell>(5)), Dense(2)}));
   model.compile("sgd", "mse");
   const Tensor x = testing::random({3, 4, 2});
   model.network().build_for(x.shape());
