@@ -2,6 +2,7 @@
 // Shape: inline extents, Python-tuple printing.
 #include "loom/core/shape.hpp"
 
+#include <cstdlib>
 #include <ostream>
 #include <sstream>
 
@@ -37,19 +38,10 @@ void Shape::push_back(std::int64_t d) {
   dims_[rank_++] = d;
 }
 
-int Shape::axis(int i, const char* api) const {
-  LOOM_CHECK(i >= -rank_ && i < rank_, ValueError, api, ": axis ", i, " is out of range for shape ",
-             *this, ".");
-  return i < 0 ? i + rank_ : i;
-}
-
-std::int64_t Shape::operator[](int i) const { return dims_[axis(i)]; }
-std::int64_t& Shape::operator[](int i) { return dims_[axis(i)]; }
-
-std::int64_t Shape::numel() const noexcept {
-  std::int64_t n = 1;
-  for (int i = 0; i < rank_; ++i) n *= dims_[i];
-  return n;
+// Out of line, so that the inline fast path of axis() stays small.
+void Shape::bad_axis(int i, const char* api) const {
+  LOOM_CHECK(false, ValueError, api, ": axis ", i, " is out of range for shape ", *this, ".");
+  std::abort();
 }
 
 std::int64_t Shape::numel(int begin, int end) const {
@@ -62,13 +54,6 @@ std::string Shape::to_string() const {
   std::ostringstream out;
   out << *this;
   return out.str();
-}
-
-bool operator==(const Shape& a, const Shape& b) noexcept {
-  if (a.rank_ != b.rank_) return false;
-  for (int i = 0; i < a.rank_; ++i)
-    if (a.dims_[i] != b.dims_[i]) return false;
-  return true;
 }
 
 std::ostream& operator<<(std::ostream& out, const Shape& s) {

@@ -33,11 +33,15 @@ class Shape {
   int rank() const noexcept { return rank_; }
   bool empty() const noexcept { return rank_ == 0; }
   /// Extent of axis `i`; negative `i` counts from the end. Throws ValueError out of range.
-  std::int64_t operator[](int i) const;
-  std::int64_t& operator[](int i);
+  std::int64_t operator[](int i) const { return dims_[axis(i)]; }
+  std::int64_t& operator[](int i) { return dims_[axis(i)]; }
   std::int64_t back() const { return (*this)[-1]; }
   /// Product of the extents (1 for rank 0).
-  std::int64_t numel() const noexcept;
+  std::int64_t numel() const noexcept {
+    std::int64_t n = 1;
+    for (int i = 0; i < rank_; ++i) n *= dims_[i];
+    return n;
+  }
   /// Product of the extents of axes [begin, end).
   std::int64_t numel(int begin, int end) const;
   const std::int64_t* begin() const noexcept { return dims_.data(); }
@@ -45,14 +49,25 @@ class Shape {
 
   void push_back(std::int64_t d);
   /// Normalizes a possibly negative axis for this rank; throws ValueError naming `api`.
-  int axis(int i, const char* api = "Shape") const;
+  int axis(int i, const char* api = "Shape") const {
+    if (i >= -rank_ && i < rank_) [[likely]]
+      return i < 0 ? i + rank_ : i;
+    bad_axis(i, api);
+  }
   std::vector<std::int64_t> to_vector() const { return {begin(), end()}; }
   std::string to_string() const;
 
-  friend bool operator==(const Shape& a, const Shape& b) noexcept;
+  friend bool operator==(const Shape& a, const Shape& b) noexcept {
+    if (a.rank_ != b.rank_) return false;
+    for (int i = 0; i < a.rank_; ++i)
+      if (a.dims_[i] != b.dims_[i]) return false;
+    return true;
+  }
   friend bool operator!=(const Shape& a, const Shape& b) noexcept { return !(a == b); }
 
  private:
+  [[noreturn]] void bad_axis(int i, const char* api) const;
+
   std::array<std::int64_t, max_rank> dims_{};
   int rank_ = 0;
 };
