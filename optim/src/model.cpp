@@ -18,6 +18,7 @@
 #include "loom/core/check.hpp"
 #include "loom/core/layout.hpp"
 #include "loom/core/random.hpp"
+#include "loom/core/reduce.hpp"
 #include "loom/layers/rnn.hpp"
 
 namespace loom {
@@ -63,24 +64,65 @@ std::string format_seconds(double s) {
   return out.str();
 }
 
-}  // namespace
+// Keras's class_weight as per-row weights: the class of each integer label, of each one-hot row's
+// arg-max, or of each rounded 0/1 target.
+Tensor class_weights_of(const Tensor& y, const std::map<std::int64_t, double>& class_weight) {
+  std::vector<std::int64_t> classes;
+  Shape rows = y.shape();
+  if (!is_floating(y.dtype())) {
+    classes = y.to(DType::i64).to_vector<std::int64_t>();
+  } else if (y.dimension() >= 2 && y.shape(-1) > 1) {
+    classes = core::argmax(y, -1).to_vector<std::int64_t>();
+    rows = Shape();
+    for (int i = 0; i + 1 < y.dimension(); ++i) rows.push_back(y.shape(i));
+  } else {
+    for (double v : y.to_vector<double>()) classes.push_back(static_cast<std::int64_t>(std::llround(v)));
+  }
+  if (rows.rank() >= 2 && rows.back() == 1) {  // (N, 1) targets weigh (N,) rows
+    Shape dropped;
+    for (int i = 0; i + 1 < rows.rank(); ++i) dropped.push_back(rows[i]);
+    rows = dropped;
+  }
+  std::vector<double> w(classes.size());
+  for (std::size_t i = 0; i < classes.size(); ++i) {
+    const auto it = class_weight.find(classes[i]);
+    if (it == class_weight.end()) {
+      std::ostringstream have;
+      for (const auto& [c, v] : class_weight) have << (have.tellp() > 0 ? ", " : "") << c;
+      LOOM_CHECK(false, ValueError, "Model.fit: class_weight has no weight for class ", classes[i],
+                 " (of sample ", static_cast<std::int64_t>(i) / std::max<std::int64_t>(rows.numel(1, rows.rank()), 1),
+                 "); it has classes ", have.str(), ".");
+    }
+    w[i] = it->second;
+  }
+  return Tensor::from_vector(w, rows);
+}
 
-/// Running sums of the loss and each metric, weighted by batch size.
-struct Model::Accumulator {
-  std::vector<std::string> names;
-  std::vector<double> sums, counts;
-  void add(std::size_t i, double sum, double count) {
-    sums[i] += sum;
-    counts[i] += count;
-  }
-  Logs logs(const std::string& prefix = "") const {
-    Logs out;
-    // No samples at all (an empty x): NaN, not a 0 that would look like a perfect score.
-    for (std::size_t i = 0; i < names.size(); ++i)
-      out[prefix + names[i]] = counts[i] > 0 ? sums[i] / counts[i] : std::numeric_limits<double>::quiet_NaN();
-    return out;
-  }
-};
+// The weights of one batch's loss rows: the sample weights, times the class weights if any. Sample
+// weights of a leading part of the class weights' shape repeat over the rest.
+Tensor batch_weights(const Tensor& y, const Tensor& sample_weight, const std::map<std::int64_t, double>* class_weight) {
+  if (class_weight == nullptr || class_weight->empty()) return sample_weight;
+  const Tensor cw = class_weights_of(y, *class_weight);
+  if (!sample_weight.defined()) return cw;
+  std::vector<double> w = cw.to_vector<double>();
+  const std::vector<double> sw = sample_weight.to_vector<double>();
+  LOOM_CHECK(!sw.empty() && w.size() % sw.size() == 0 && sample_weight.shape(0) == cw.shape(0), ValueError,
+             "Model.fit: sample_weight of shape ", sample_weight.shape(), " cannot combine with class weights of the targets' shape ",
+             cw.shape(), ".");
+  const std::size_t repeat = w.size() / sw.size();
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] *= sw[i / repeat];
+  return Tensor::from_vector(w, cw.shape());
+}
+
+void check_sample_weight(const char* api, const Tensor& w, std::int64_t samples) {
+  if (!w.defined()) return;
+  LOOM_CHECK(is_floating(w.dtype()), TypeError, api, ": sample_weight must be f32 or f64; got ", w.dtype(), ".");
+  LOOM_CHECK(w.dimension() >= 1 && w.shape(0) == samples, ValueError, api,
+             ": sample_weight must have one weight (or row of weights) per sample, ", samples, "; got shape ", w.shape(),
+             ".");
+}
+
+}  // namespace
 
 Model::Model(Ref<Layer> network) : network_(network.get()) {
   LOOM_CHECK(network_ != nullptr, ValueError, "Model: the network is null.");
@@ -90,9 +132,40 @@ void Model::compile(std::shared_ptr<Optimizer> optimizer, Loss loss, std::vector
   LOOM_CHECK(optimizer != nullptr && static_cast<bool>(loss.fn), ValueError, "Model.compile: needs an optimizer and a loss.");
   std::vector<Metric> ms;
   for (const std::string& name : metrics) ms.push_back(metrics::by_name(name, loss));
+  compile(std::move(optimizer), std::move(loss), std::move(ms));
+}
+
+void Model::compile(std::shared_ptr<Optimizer> optimizer, Loss loss, std::vector<Metric> metrics) {
+  LOOM_CHECK(optimizer != nullptr && static_cast<bool>(loss.fn), ValueError, "Model.compile: needs an optimizer and a loss.");
+  for (Metric& m : metrics) {
+    LOOM_CHECK(static_cast<bool>(m.batch) || (m.accumulate && m.result && m.state_size > 0), ValueError,
+               "Model.compile: metric '", m.name, "' needs either batch, or accumulate, result and a state_size.");
+    m = m.stateful();
+  }
   optimizer_ = std::move(optimizer);
   loss_ = std::move(loss);
-  metrics_ = std::move(ms);
+  metrics_ = std::move(metrics);
+}
+
+// Running sums: the loss's (sum, count), then each metric's state.
+void Model::add_metrics(const Tensor& yb, const Tensor& pred, std::vector<double>& sums) const {
+  std::size_t at = 2;
+  for (const Metric& m : metrics_) {
+    m.accumulate(yb, pred, std::span<double>(sums.data() + at, m.state_size));
+    at += m.state_size;
+  }
+}
+
+Logs Model::logs_of(const std::vector<double>& totals) const {
+  Logs out;
+  // No samples at all (an empty x): NaN, not a 0 that would look like a perfect score.
+  out["loss"] = totals[1] > 0 ? totals[0] / totals[1] : std::numeric_limits<double>::quiet_NaN();
+  std::size_t at = 2;
+  for (const Metric& m : metrics_) {
+    out[m.name] = m.result(std::span<const double>(totals.data() + at, m.state_size));
+    at += m.state_size;
+  }
+  return out;
 }
 
 void Model::compile(const std::string& optimizer, const std::string& loss, std::vector<std::string> metrics) {
@@ -145,7 +218,8 @@ void Model::sync_replicas(const Shape& x_shape, std::int64_t batch_size) {
 // One optimizer step on this rank's rows of a global batch of `global_rows`. `sums` gets (sum, count)
 // of the loss and each metric over these rows. Distributed, every rank calls it for every batch, with
 // or without rows, because the gradient exchange is collective.
-void Model::train_step(const Tensor& xb, const Tensor& yb, std::int64_t global_rows, std::vector<double>& sums) {
+void Model::train_step(const Tensor& xb, const Tensor& yb, const Tensor& wb, std::int64_t global_rows,
+                       std::vector<double>& sums) {
   const std::int64_t rows = xb.shape(0);
   const auto count = static_cast<double>(rows);
   // Distributed, the network was built before the first step; in one process it may build now, so the
@@ -156,7 +230,7 @@ void Model::train_step(const Tensor& xb, const Tensor& yb, std::int64_t global_r
   const auto forward_backward = [&](const GradientTape::GradientReady& ready) {
     GradientTape tape;
     const Var out = (*network_)(Var(xb), CallContext::train());
-    const Var loss = loss_(yb, out);
+    const Var loss = loss_(yb, out, wb);
     if (!ready) weights = network_->trainable_weights();
     grads = ready ? tape.gradient(loss, weights, ready) : tape.gradient(loss, weights);
     sums[0] += loss.value().item() * count;
@@ -179,31 +253,24 @@ void Model::train_step(const Tensor& xb, const Tensor& yb, std::int64_t global_r
   }
   optimizer_->apply_gradients(grads, weights);
   ++steps_done_;
-  if (rows > 0)
-    for (std::size_t i = 0; i < metrics_.size(); ++i) {
-      const auto [s, c] = metrics_[i].batch(yb, pred);
-      sums[2 * i + 2] += s;
-      sums[2 * i + 3] += c;
-    }
+  if (rows > 0) add_metrics(yb, pred, sums);
 }
 
-Logs Model::run_batches(const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& order, std::int64_t batch_size,
-                        bool train, std::ostream* progress,
-                        const std::vector<std::shared_ptr<Callback>>& callbacks) {
-  Accumulator acc{{"loss"}, {0.0}, {0.0}};
-  for (const Metric& m : metrics_) acc.names.push_back(m.name);
-  acc.sums.resize(acc.names.size(), 0.0);
-  acc.counts.resize(acc.names.size(), 0.0);
+Logs Model::run_batches(const Data& data, const std::vector<std::int64_t>& order, std::int64_t batch_size, bool train,
+                        std::ostream* progress, const std::vector<std::shared_ptr<Callback>>& callbacks) {
+  std::size_t state = 2;
+  for (const Metric& m : metrics_) state += m.state_size;
+  std::vector<double> totals(state, 0.0);
   const auto n = static_cast<std::int64_t>(order.size());
   const std::int64_t batches = (n + batch_size - 1) / batch_size;
   const bool bar = progress != nullptr;
   const auto start = Clock::now();
-  // (sum, count) of the loss and each metric: per batch when training (callbacks see every batch's
-  // logs, the same on every rank), over all batches when evaluating (reduced once at the end).
-  std::vector<double> sums(2 * acc.names.size(), 0.0);
+  // The loss's (sum, count) and the metrics' states: reduced per batch when training (callbacks see
+  // every batch's logs, the same on every rank), over all batches when evaluating (once at the end).
+  std::vector<double> sums(state, 0.0);
   const auto fold = [&] {
     if (strategy_) strategy_->all_reduce_sum(sums);
-    for (std::size_t i = 0; i < acc.names.size(); ++i) acc.add(i, sums[2 * i], sums[2 * i + 1]);
+    for (std::size_t i = 0; i < state; ++i) totals[i] += sums[i];
     std::fill(sums.begin(), sums.end(), 0.0);
   };
   // stop_training ends training only: evaluating (validation at the epoch's end, evaluate() after an
@@ -212,24 +279,21 @@ Logs Model::run_batches(const Tensor& x, const Tensor& y, const std::vector<std:
     const std::int64_t first = b * batch_size, global_rows = std::min(n, first + batch_size) - first;
     const auto [lo, hi] = strategy_ ? strategy_->shard(global_rows) : std::pair<std::int64_t, std::int64_t>{0, global_rows};
     const std::vector<std::int64_t> rows(order.begin() + first + lo, order.begin() + first + hi);
-    const Tensor xb = take_rows(x, rows), yb = take_rows(y, rows);
+    const Tensor xb = take_rows(data.x, rows), yb = take_rows(data.y, rows);
+    const Tensor wb = batch_weights(yb, data.weight.defined() ? take_rows(data.weight, rows) : Tensor(), data.class_weight);
     if (train) {
-      train_step(xb, yb, global_rows, sums);
+      train_step(xb, yb, wb, global_rows, sums);
       fold();
     } else if (!rows.empty()) {
       NoGrad inference;
       const Var out = (*network_)(Var(xb), CallContext());
       const auto count = static_cast<double>(rows.size());
-      sums[0] += loss_(yb, out).value().item() * count;
+      sums[0] += loss_(yb, out, wb).value().item() * count;
       sums[1] += count;
-      for (std::size_t i = 0; i < metrics_.size(); ++i) {
-        const auto [s, c] = metrics_[i].batch(yb, out.value());
-        sums[2 * i + 2] += s;
-        sums[2 * i + 3] += c;
-      }
+      add_metrics(yb, out.value(), sums);
     }
     if (!train) continue;
-    const Logs logs = acc.logs();
+    const Logs logs = logs_of(totals);
     for (const auto& cb : callbacks) cb->on_batch_end(*this, b, logs);
     if (bar) {  // a Keras-style bar, redrawn in place
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -247,7 +311,7 @@ Logs Model::run_batches(const Tensor& x, const Tensor& y, const std::vector<std:
     }
   }
   if (!train) fold();
-  return acc.logs();
+  return logs_of(totals);
 }
 
 History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
@@ -260,20 +324,31 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
   LOOM_CHECK(!(o.shuffle && has_stateful_rnn(*network_)), ValueError,
              "Model.fit: shuffle=true with a stateful RNN would break the one-to-one mapping of samples across "
              "batches; pass shuffle = false.");
+  check_sample_weight("Model.fit", o.sample_weight, x.shape(0));
+  if (o.validation_x.defined()) check_sample_weight("Model.fit (validation)", o.validation_sample_weight, o.validation_x.shape(0));
+  LOOM_CHECK((!o.sample_weight.defined() && o.class_weight.empty()) || static_cast<bool>(loss_.weighted), ValueError,
+             "Model.fit: the loss '", loss_.name, "' takes no sample weights (Loss::weighted is not set), so sample_weight "
+             "and class_weight cannot be used with it.");
   // Hold out the last validation_split of the samples, before any shuffling (Keras's rule).
   std::int64_t n = x.shape(0);
-  Tensor vx = o.validation_x, vy = o.validation_y;
+  Tensor vx = o.validation_x, vy = o.validation_y, vw = o.validation_sample_weight;
   if (o.validation_split > 0) {
     const auto held = static_cast<std::int64_t>(static_cast<double>(n) * o.validation_split);
     vx = x.slice0(n - held, held);
     vy = y.slice0(n - held, held);
+    vw = o.sample_weight.defined() ? o.sample_weight.slice0(n - held, held) : Tensor();
     n -= held;
   }
   const Tensor tx = x.slice0(0, n), ty = y.slice0(0, n);
-  return run_or_fail(strategy_.get(), [&] { return fit_epochs(tx, ty, vx, vy, o); });
+  const Tensor tw = o.sample_weight.defined() ? o.sample_weight.slice0(0, n) : Tensor();
+  // Class weights apply to training only (Keras's rule); validation sees the sample weights alone.
+  const Data train{tx, ty, tw, &o.class_weight}, validation{vx, vy, vw};
+  return run_or_fail(strategy_.get(), [&] { return fit_epochs(train, validation, o); });
 }
 
-History Model::fit_epochs(const Tensor& tx, const Tensor& ty, const Tensor& vx, const Tensor& vy, const FitOptions& o) {
+History Model::fit_epochs(const Data& train, const Data& validation, const FitOptions& o) {
+  const Tensor& tx = train.x;
+  const Tensor& vx = validation.x;
   const std::int64_t n = tx.shape(0);
   std::ostream& out = o.out ? *o.out : std::cout;
   const bool terminal = o.out == nullptr && ::isatty(STDOUT_FILENO);
@@ -299,11 +374,11 @@ History Model::fit_epochs(const Tensor& tx, const Tensor& ty, const Tensor& vx, 
     const bool bar = verbose == 1 && terminal;
     if (bar) out << "Epoch " << epoch + 1 << '/' << o.epochs << '\n';
     const auto start = Clock::now();
-    Logs logs = run_batches(tx, ty, order, o.batch_size, true, bar ? &out : nullptr, o.callbacks);
+    Logs logs = run_batches(train, order, o.batch_size, true, bar ? &out : nullptr, o.callbacks);
     if (vx.defined() && vx.numel() > 0) {
       std::vector<std::int64_t> vorder(static_cast<std::size_t>(vx.shape(0)));
       std::iota(vorder.begin(), vorder.end(), 0);
-      const Logs val = run_batches(vx, vy, vorder, o.batch_size, false, nullptr, {});
+      const Logs val = run_batches(validation, vorder, o.batch_size, false, nullptr, {});
       for (const auto& [k, v] : val) logs["val_" + k] = v;
     }
     epochs_done_ = epoch + 1;
@@ -326,14 +401,15 @@ History Model::fit_epochs(const Tensor& tx, const Tensor& ty, const Tensor& vx, 
   return history;
 }
 
-Logs Model::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size) {
+Logs Model::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size, const Tensor& sample_weight) {
   LOOM_CHECK(optimizer_ != nullptr || static_cast<bool>(loss_.fn), StateError, "Model.evaluate: call compile() first.");
   LOOM_CHECK(x.shape(0) == y.shape(0), ValueError, "Model.evaluate: x and y must hold the same number of samples; got ",
              x.shape(), " and ", y.shape(), ".");
   LOOM_CHECK(batch_size > 0, ValueError, "Model.evaluate: batch_size must be positive; got ", batch_size, ".");
   std::vector<std::int64_t> order(static_cast<std::size_t>(x.shape(0)));
   std::iota(order.begin(), order.end(), 0);
-  return run_or_fail(strategy_.get(), [&] { return run_batches(x, y, order, batch_size, false, nullptr, {}); });
+  check_sample_weight("Model.evaluate", sample_weight, x.shape(0));
+  return run_or_fail(strategy_.get(), [&] { return run_batches({x, y, sample_weight}, order, batch_size, false, nullptr, {}); });
 }
 
 Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
@@ -367,13 +443,18 @@ Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
   });
 }
 
-Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
+Logs Model::train_on_batch(const Tensor& x, const Tensor& y, const Tensor& sample_weight,
+                           const std::map<std::int64_t, double>& class_weight) {
   LOOM_CHECK(optimizer_ != nullptr, StateError, "Model.train_on_batch: call compile() first.");
+  LOOM_CHECK(x.defined() && y.defined() && x.dimension() >= 1 && y.dimension() >= 1 && x.shape(0) == y.shape(0),
+             ValueError, "Model.train_on_batch: x and y must hold the same number of samples; got ",
+             x.defined() ? x.shape() : Shape{}, " and ", y.defined() ? y.shape() : Shape{}, ".");
+  check_sample_weight("Model.train_on_batch", sample_weight, x.shape(0));
   std::vector<std::int64_t> order(static_cast<std::size_t>(x.shape(0)));
   std::iota(order.begin(), order.end(), 0);
   return run_or_fail(strategy_.get(), [&] {
     if (strategy_ && !network_->built()) sync_replicas(x.shape(), x.shape(0));
-    return run_batches(x, y, order, x.shape(0), true, nullptr, {});
+    return run_batches({x, y, sample_weight, &class_weight}, order, x.shape(0), true, nullptr, {});
   });
 }
 

@@ -39,6 +39,16 @@ struct FitOptions {
   bool shuffle = true;             ///< reshuffle every epoch (refused for stateful models)
   double validation_split = 0.0;   ///< the last fraction of the samples, held out before shuffling
   Tensor validation_x, validation_y;
+  /// Keras's sample_weight: a weight per sample, shape (N,), or per loss row, e.g. (N, T) for a
+  /// sequence of labels (the rule is in autograd/ops/loss.hpp). The loss is Σ w·l over the batch size;
+  /// metrics stay unweighted, as Keras's `metrics` are. validation_split splits the weights too.
+  Tensor sample_weight;
+  /// Keras's class_weight: class index → weight, multiplied into the sample weights during training
+  /// only. Classes are the labels of integer targets, the arg-max of one-hot targets (last axis > 1),
+  /// or the rounded value of 0/1 targets. ValueError for a class without a weight.
+  std::map<std::int64_t, double> class_weight;
+  /// Weights of validation_x's samples (Keras's third element of validation_data).
+  Tensor validation_sample_weight;
   std::vector<std::shared_ptr<Callback>> callbacks;
   int verbose = 1;                 ///< 0 silent; 1 a progress bar on a terminal, else a line per epoch; 2 a line per epoch
   int initial_epoch = 0;           ///< to resume: epochs already done
@@ -63,6 +73,8 @@ class Model {
   /// `Model model(Sequential({LSTM(64), Dense(10)}))`, or a shared network kept elsewhere.
   explicit Model(Ref<Layer> network);
   void compile(std::shared_ptr<Optimizer> optimizer, Loss loss, std::vector<std::string> metrics = {});
+  /// With metric objects, for options the names cannot carry: `{metrics::auc({.curve = AUCOptions::Curve::pr})}`.
+  void compile(std::shared_ptr<Optimizer> optimizer, Loss loss, std::vector<Metric> metrics);
   /// Keras's string form: `compile("adam", "binary_crossentropy", {"accuracy"})` (see
   /// `optimizers::by_name` and `losses::by_name`).
   void compile(const std::string& optimizer, const std::string& loss, std::vector<std::string> metrics = {});
@@ -71,12 +83,13 @@ class Model {
   /// Trains on (x, y) — samples along the first axis of both. ValueError for mismatched sample
   /// counts, shuffle with a stateful model, or a model that is not compiled.
   History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
-  /// Loss and metrics over (x, y), in inference mode.
-  Logs evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size = 32);
+  /// Loss and metrics over (x, y), in inference mode; the loss weighted by `sample_weight` if given.
+  Logs evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size = 32, const Tensor& sample_weight = {});
   /// Outputs for x, batch by batch, in inference mode.
   Tensor predict(const Tensor& x, std::int64_t batch_size = 32);
   /// One optimizer step on one batch; returns its loss and metrics.
-  Logs train_on_batch(const Tensor& x, const Tensor& y);
+  Logs train_on_batch(const Tensor& x, const Tensor& y, const Tensor& sample_weight = {},
+                      const std::map<std::int64_t, double>& class_weight = {});
 
   /// Prints Keras's summary table of the network (see `loom::summary`); StateError before it is built.
   void summary(std::ostream& out) const;
@@ -119,12 +132,21 @@ class Model {
   void load_checkpoint(const std::string& path);
 
  private:
-  struct Accumulator;
-  Logs run_batches(const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& order, std::int64_t batch_size,
-                   bool train, std::ostream* progress, const std::vector<std::shared_ptr<Callback>>& callbacks);
-  History fit_epochs(const Tensor& tx, const Tensor& ty, const Tensor& vx, const Tensor& vy, const FitOptions& o);
+  /// One pass over some samples: x, y, their weights (optional) and the class weights (training).
+  struct Data {
+    const Tensor& x;
+    const Tensor& y;
+    const Tensor& weight;
+    const std::map<std::int64_t, double>* class_weight = nullptr;
+  };
+  Logs run_batches(const Data& data, const std::vector<std::int64_t>& order, std::int64_t batch_size, bool train,
+                   std::ostream* progress, const std::vector<std::shared_ptr<Callback>>& callbacks);
+  History fit_epochs(const Data& train, const Data& validation, const FitOptions& o);
   void sync_replicas(const Shape& x_shape, std::int64_t batch_size);
-  void train_step(const Tensor& xb, const Tensor& yb, std::int64_t global_rows, std::vector<double>& sums);
+  void train_step(const Tensor& xb, const Tensor& yb, const Tensor& wb, std::int64_t global_rows,
+                  std::vector<double>& sums);
+  void add_metrics(const Tensor& yb, const Tensor& pred, std::vector<double>& sums) const;
+  Logs logs_of(const std::vector<double>& totals) const;
 
   std::shared_ptr<Layer> network_;
   std::shared_ptr<Optimizer> optimizer_;
