@@ -26,6 +26,9 @@ std::string unique_name(const std::string& base) {
 
 const char* dtype_keras_name(DType d) { return d == DType::f64 ? "float64" : "float32"; }
 
+// The layers being built on this thread, outermost first (Keras 3's name scopes).
+thread_local std::vector<const Layer*> building;
+
 }  // namespace
 
 std::string to_snake_case(const std::string& s) {
@@ -68,8 +71,12 @@ void Layer::set_dtype(DType dtype) {
   dtype_ = dtype;
 }
 
+Layer::NameScope::NameScope(const Layer& layer) { building.push_back(&layer); }
+Layer::NameScope::~NameScope() { building.pop_back(); }
+
 void Layer::build_for(const Shape& input_shape) {
   if (built_) return;
+  const NameScope scope(*this);
   build(input_shape);
   built_input_shape_ = input_shape;
   built_ = true;
@@ -93,7 +100,11 @@ Tensor Layer::compute_mask(const Var&, const Tensor& mask) const { return mask; 
 Shape Layer::compute_output_shape(const Shape& input_shape) const { return input_shape; }
 
 Var Layer::add_weight(const std::string& name, const Shape& shape, const Initializer& initializer, bool trainable) {
-  Var w = Var::variable(initializer(shape, dtype_, default_generator()), name_ + "/" + name, trainable);
+  // The enclosing layers' names, then this layer's (once, whether or not it opened a scope itself).
+  std::string path;
+  for (const Layer* l : building)
+    if (l != this) path += l->name_ + "/";
+  Var w = Var::variable(initializer(shape, dtype_, default_generator()), path + name_ + "/" + name, trainable);
   own_weights_.push_back(w);
   return w;
 }

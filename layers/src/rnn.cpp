@@ -279,8 +279,12 @@ std::shared_ptr<Layer> RNN::from_config(const nlohmann::json& c) {
 // ---- SimpleRNN, LSTM, GRU: the cell's config keys next to the RNN's, as Keras writes them ---------
 
 namespace {
+// The cell of SimpleRNN/LSTM/GRU. As in Keras, it is named `fixed` (simple_rnn_cell, lstm_cell, gru_cell)
+// unless the options name it, without drawing on the per-class counters; built inside its layer, its
+// weights read "<layer>/lstm_cell/kernel".
 template <class CellT, class Options>
-std::shared_ptr<CellT> make_cell(std::int64_t units, Options o) {
+std::shared_ptr<CellT> make_cell(std::int64_t units, Options o, const char* fixed) {
+  if (o.name.empty()) o.name = fixed;
   return std::make_shared<CellT>(units, std::move(o));
 }
 
@@ -303,28 +307,19 @@ std::shared_ptr<Layer> rnn_from_merged(const nlohmann::json& c, const char* api)
 }  // namespace
 
 SimpleRNN::SimpleRNN(std::int64_t units, SimpleRNNCellOptions cell_options, RNNOptions options)
-    : RNN("SimpleRNN", make_cell<SimpleRNNCell>(units, cell_options), std::move(options)) {
-  // As in tf.keras, the cell inside is named after its layer: weights read "<layer>/simple_rnn_cell/kernel".
-  if (cell_options.name.empty()) cell()->set_name(name() + "/simple_rnn_cell");
-}
+    : RNN("SimpleRNN", make_cell<SimpleRNNCell>(units, std::move(cell_options), "simple_rnn_cell"), std::move(options)) {}
 nlohmann::json SimpleRNN::get_config() const { return merged(rnn_config(), cell()->get_config()); }
 std::shared_ptr<Layer> SimpleRNN::from_config(const nlohmann::json& c) {
   return rnn_from_merged<SimpleRNN, SimpleRNNCell>(c, "SimpleRNN");
 }
 
 LSTM::LSTM(std::int64_t units, LSTMCellOptions cell_options, RNNOptions options)
-    : RNN("LSTM", make_cell<LSTMCell>(units, cell_options), std::move(options)) {
-  // As in tf.keras, the cell inside is named after its layer: weights read "<layer>/lstm_cell/kernel".
-  if (cell_options.name.empty()) cell()->set_name(name() + "/lstm_cell");
-}
+    : RNN("LSTM", make_cell<LSTMCell>(units, std::move(cell_options), "lstm_cell"), std::move(options)) {}
 nlohmann::json LSTM::get_config() const { return merged(rnn_config(), cell()->get_config()); }
 std::shared_ptr<Layer> LSTM::from_config(const nlohmann::json& c) { return rnn_from_merged<LSTM, LSTMCell>(c, "LSTM"); }
 
 GRU::GRU(std::int64_t units, GRUCellOptions cell_options, RNNOptions options)
-    : RNN("GRU", make_cell<GRUCell>(units, cell_options), std::move(options)) {
-  // As in tf.keras, the cell inside is named after its layer: weights read "<layer>/gru_cell/kernel".
-  if (cell_options.name.empty()) cell()->set_name(name() + "/gru_cell");
-}
+    : RNN("GRU", make_cell<GRUCell>(units, std::move(cell_options), "gru_cell"), std::move(options)) {}
 nlohmann::json GRU::get_config() const { return merged(rnn_config(), cell()->get_config()); }
 std::shared_ptr<Layer> GRU::from_config(const nlohmann::json& c) { return rnn_from_merged<GRU, GRUCell>(c, "GRU"); }
 

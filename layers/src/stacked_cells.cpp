@@ -40,6 +40,7 @@ bool StackedRNNCells::accepts_constants() const {
 }
 
 void StackedRNNCells::build_nested(const std::vector<Shape>& shapes) {
+  const NameScope scope(*this);  // the cells' paths go through this one (rnn/stacked_rnn_cells/lstm_cell/…)
   std::vector<Shape> in = shapes;
   for (const auto& c : cells_) {
     if (!c->built()) c->set_dtype(dtype());

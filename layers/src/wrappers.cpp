@@ -81,11 +81,15 @@ MergeMode merge_from_name(const std::string& s) {
   return MergeMode::concat;
 }
 
+std::string without_prefix(const std::string& name, const std::string& prefix) {
+  return name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
+}
+
 // A copy of `layer` from its config with go_backwards flipped (fresh weights), named backward_<name>.
 std::shared_ptr<RNN> mirrored(const RNN& layer) {
   nlohmann::json j = layer.to_json();
   j["config"]["go_backwards"] = !layer.options().go_backwards;
-  j["config"]["name"] = "backward_" + layer.name();
+  j["config"]["name"] = "backward_" + without_prefix(layer.name(), "backward_");
   auto copy = std::dynamic_pointer_cast<RNN>(layer_from_config(j));
   LOOM_CHECK(copy != nullptr, ValueError, "Bidirectional: the wrapped layer's config does not rebuild an RNN.");
   return copy;
@@ -105,8 +109,12 @@ Bidirectional::Bidirectional(Ref<RNN> forward, MergeMode merge_mode, std::shared
   LOOM_CHECK(layer != nullptr, ValueError, "Bidirectional: the wrapped layer is null.");
   LOOM_CHECK(!layer->built() && (!backward_layer || !backward_layer->built()), ValueError,
              "Bidirectional: wrap layers before their first call (their weights are rebuilt).");
+  // Keras 3's names: the layers are forward_<name> and backward_<name>, so that the weights read
+  // bidirectional/forward_lstm/lstm_cell/kernel and bidirectional/backward_lstm/lstm_cell/kernel.
+  if (!backward_layer) backward_layer = mirrored(*layer);
+  layer->set_name("forward_" + without_prefix(layer->name(), "forward_"));
   forward_ = with_zero_output(std::move(layer));
-  backward_ = backward_layer ? with_zero_output(std::move(backward_layer)) : mirrored(*forward_);
+  backward_ = with_zero_output(std::move(backward_layer));
   LOOM_CHECK(backward_->options().go_backwards != forward_->options().go_backwards, ValueError,
              "Bidirectional: the backward layer must process the sequence in the other direction (go_backwards).");
   LOOM_CHECK(backward_->options().return_sequences == forward_->options().return_sequences &&

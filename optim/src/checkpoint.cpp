@@ -68,6 +68,35 @@ std::vector<std::string> saved_order(const TensorFile& f, const std::string& pat
   return names;
 }
 
+// A checkpoint's tensors renamed by structure: the file's i-th saved weight takes the name of the
+// model's i-th weight, and its optimizer slots (optimizer/<weight>/<slot>) follow it. Weight paths
+// begin with the model's own name (sequential_3/…), which a model built again in the same process
+// does not share. A file without a weight order, or with another number of weights, keeps its names
+// (check_weights then names what does not match).
+TensorFile renamed_by_structure(const TensorFile& f, const Layer& model, const std::string& path) {
+  const std::vector<std::string> order = saved_order(f, path);
+  const std::vector<Var> ws = model.weights();
+  if (order.empty() || order.size() != ws.size()) return f;
+  std::map<std::string, std::string> rename;
+  for (std::size_t i = 0; i < ws.size(); ++i) rename[order[i]] = ws[i].name();
+  TensorFile out;
+  out.metadata = f.metadata;
+  for (const auto& [name, t] : f.tensors) {
+    std::string renamed = name;
+    if (const auto it = rename.find(name); it != rename.end()) {
+      renamed = it->second;
+    } else if (name.rfind("optimizer/", 0) == 0) {
+      const std::string key = name.substr(10);
+      const std::size_t slash = key.rfind('/');
+      if (slash != std::string::npos)
+        if (const auto w = rename.find(key.substr(0, slash)); w != rename.end())
+          renamed = "optimizer/" + w->second + key.substr(slash);
+    }
+    out.tensors.emplace_back(std::move(renamed), t);
+  }
+  return out;
+}
+
 // Stateful RNN layers anywhere in the model, depth first.
 std::vector<RNN*> stateful_layers(const Layer& model) {
   std::vector<RNN*> out;
@@ -182,13 +211,13 @@ void save_checkpoint(const std::string& path, const Layer& model, const Optimize
                              strategy ? strategy->all_gather_rows(states[i].value()) : states[i].value());
   }
   const Generator& gen = default_generator();
-  f.metadata = {{"format", "loom.checkpoint"},
-                {"epoch", std::to_string(position.epoch)},
-                {"step", std::to_string(position.step)},
-                {"optimizer", optimizer.name()},
-                {"generator_seed", std::to_string(gen.seed())},
-                {"generator_stream", std::to_string(gen.stream())},
-                {"generator_offset", std::to_string(gen.offset())}};
+  f.metadata.insert({{"format", "loom.checkpoint"},  // beside weights_file's weight_order
+                     {"epoch", std::to_string(position.epoch)},
+                     {"step", std::to_string(position.step)},
+                     {"optimizer", optimizer.name()},
+                     {"generator_seed", std::to_string(gen.seed())},
+                     {"generator_stream", std::to_string(gen.stream())},
+                     {"generator_offset", std::to_string(gen.offset())}});
   if (strategy == nullptr) {
     save_safetensors(path, f);
     return;
@@ -212,7 +241,7 @@ void save_checkpoint(const std::string& path, const Layer& model, const Optimize
 
 TrainingPosition load_checkpoint(const std::string& path, Layer& model, Optimizer& optimizer, Strategy* strategy,
                                  ReplicaRandom* random) {
-  const TensorFile f = load_safetensors(path);
+  const TensorFile f = renamed_by_structure(load_safetensors(path), model, path);
   LOOM_CHECK(f.metadata.count("format") && f.metadata.at("format") == "loom.checkpoint", FormatError,
              "load_checkpoint: '", path, "' is not a loom training checkpoint.");
   check_weights(f, model, path, {"optimizer/", "states/"});

@@ -36,7 +36,7 @@ TEST_CASE("Layer: default names are unique per class, like Keras's", "[layers]")
   CHECK(a.name() == "lstm");
   CHECK(b.name() == "lstm_1");
   CHECK(c.name() == "gru");
-  CHECK(a.cell()->name() == "lstm/lstm_cell");  // the cell inside a layer is named after it, as in tf.keras
+  CHECK(a.cell()->name() == "lstm_cell");  // as in Keras; its weights' paths go through the layer
   CHECK(a.weights().empty());
   a.build_for({1, 2, 3});
   CHECK(a.weights()[0].name() == "lstm/lstm_cell/kernel");
@@ -145,4 +145,42 @@ TEST_CASE("layer: a config reads through the umbrella header alone", "[layers][c
   Dense dense(4, {.name = "probe"});
   CHECK(dense.get_config()["units"] == 4);
   CHECK(dense.to_json()["class_name"] == "Dense");
+}
+
+TEST_CASE("Layer: weight paths are Keras 3's", "[layers]") {
+  Layer::reset_name_counters();
+  Sequential model({Embedding(50, 4), Bidirectional(LSTM(3, {}, {.return_sequences = true})),
+                    RNN(std::vector<std::shared_ptr<Cell>>{std::make_shared<GRUCell>(2), std::make_shared<SimpleRNNCell>(2)},
+                        RNNOptions{.return_sequences = true}),
+                    TimeDistributed(Dense(2)), Dense(1)});
+  model.build_for({2, 5});
+  std::vector<std::string> names;
+  for (const Var& w : model.weights()) names.push_back(w.name());
+  // As keras.Variable.path gives them for the same model (the cells inside a stack keep their counters).
+  const std::vector<std::string> expected = {
+      "sequential/embedding/embeddings",
+      "sequential/bidirectional/forward_lstm/lstm_cell/kernel",
+      "sequential/bidirectional/forward_lstm/lstm_cell/recurrent_kernel",
+      "sequential/bidirectional/forward_lstm/lstm_cell/bias",
+      "sequential/bidirectional/backward_lstm/lstm_cell/kernel",
+      "sequential/bidirectional/backward_lstm/lstm_cell/recurrent_kernel",
+      "sequential/bidirectional/backward_lstm/lstm_cell/bias",
+      "sequential/rnn/stacked_rnn_cells/gru_cell/kernel",
+      "sequential/rnn/stacked_rnn_cells/gru_cell/recurrent_kernel",
+      "sequential/rnn/stacked_rnn_cells/gru_cell/bias",
+      "sequential/rnn/stacked_rnn_cells/simple_rnn_cell/kernel",
+      "sequential/rnn/stacked_rnn_cells/simple_rnn_cell/recurrent_kernel",
+      "sequential/rnn/stacked_rnn_cells/simple_rnn_cell/bias",
+      "sequential/time_distributed/dense/kernel",
+      "sequential/time_distributed/dense/bias",
+      "sequential/dense_1/kernel",
+      "sequential/dense_1/bias"};
+  CHECK(names == expected);
+  // A layer built on its own has no enclosing path; a config round trip keeps the names.
+  Dense alone(2, {.name = "head"});
+  alone.build_for({1, 3});
+  CHECK(alone.weights()[0].name() == "head/kernel");
+  const auto again = layer_from_config(model.to_json());
+  again->build_for({2, 5});
+  CHECK(again->weights()[1].name() == again->name() + "/bidirectional/forward_lstm/lstm_cell/kernel");
 }

@@ -108,9 +108,22 @@ class Layer {
  protected:
   /// Creates the weights; called once, by `build_for`.
   virtual void build(const Shape& input_shape);
-  /// Registers and initialises a weight named `name` with this layer's dtype.
+  /// Registers and initialises a weight named `name` with this layer's dtype. Its full name is the
+  /// Keras 3 path: the names of the layers being built around this one, this layer's name, then
+  /// `name` (`sequential/bidirectional/forward_lstm/lstm_cell/kernel`).
   Var add_weight(const std::string& name, const Shape& shape, const Initializer& initializer, bool trainable = true);
   void mark_built() noexcept { built_ = true; }
+
+  /// While alive, this layer encloses the weights created on this thread: a container that builds
+  /// its sublayers outside `build` (as StackedRNNCells::build_nested does) opens one around them so
+  /// that their paths name it. `build_for` opens one around `build`.
+  class NameScope {
+   public:
+    explicit NameScope(const Layer& layer);
+    ~NameScope();
+    NameScope(const NameScope&) = delete;
+    NameScope& operator=(const NameScope&) = delete;
+  };
 
  private:
   void collect(std::vector<Var>& out, bool trainable) const;

@@ -34,7 +34,9 @@ enum class MergeMode { concat, sum, mul, ave, none };
 /// Runs an RNN forwards and a copy of it backwards (from its config, with go_backwards flipped), as
 /// `tf.keras.layers.Bidirectional`. With return_sequences, the backward sequence is flipped back to
 /// the input's time order before merging, and both layers use zero_output_for_mask. With
-/// `MergeMode::none`, `call_both` returns the two outputs separately.
+/// `MergeMode::none`, `call_both` returns the two outputs separately. As in Keras 3, the wrapped layer
+/// is renamed `forward_<name>` and the copy is `backward_<name>`, so the weights read
+/// `bidirectional/forward_lstm/lstm_cell/kernel` and `bidirectional/backward_lstm/…`.
 class Bidirectional final : public Layer {
  public:
   explicit Bidirectional(Ref<RNN> layer, MergeMode merge_mode = MergeMode::concat,

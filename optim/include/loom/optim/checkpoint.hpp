@@ -53,7 +53,10 @@ void save_checkpoint(const std::string& path, const Layer& model, const Optimize
 
 /// Restores a checkpoint written by `save_checkpoint` into `model`, `optimizer` and the default
 /// generator, and returns the position. All-or-nothing: FormatError and nothing changed on any
-/// mismatch.
+/// mismatch. Weights match by structure, as `load_weights` does (the file's i-th weight is the
+/// model's i-th, and the optimizer slots follow), so a model built again in the same process, whose
+/// weight paths begin with another default name, loads it; stateful layers' states match by layer
+/// name.
 ///
 /// With a `strategy`, every rank reads the file (it must be visible to all, as on a shared filesystem)
 /// and takes its own block of each stateful layer's streams, so a checkpoint loads on any number of
