@@ -13,3 +13,4 @@
 #include "loom/optim/strategy.hpp"
 #include "loom/optim/tbptt.hpp"
 #include "loom/optim/tensorboard.hpp"
+#include "loom/optim/torch_weights.hpp"
