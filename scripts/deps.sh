@@ -20,3 +20,5 @@ LOOM_BUILD_DEPS=(ca-certificates cmake g++ ninja-build ccache pkg-config libtbb-
 # loom::distributed and its tests under mpirun (found quietly by CMake; the README's test command
 # installs them, so CI runs the mpi-labelled tests).
 LOOM_MPI_DEPS=(libopenmpi-dev openmpi-bin)
+# loom::hdf5 (Keras .weights.h5 / .h5 files; found quietly through pkg-config) and its tests.
+LOOM_HDF5_DEPS=(libhdf5-dev pkg-config)

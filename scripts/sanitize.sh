@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-loom_install "${LOOM_BUILD_DEPS[@]}" "${LOOM_MPI_DEPS[@]}" dataset-fashion-mnist bible-kjv
+loom_install "${LOOM_BUILD_DEPS[@]}" "${LOOM_MPI_DEPS[@]}" "${LOOM_HDF5_DEPS[@]}" dataset-fashion-mnist bible-kjv
 build=${LOOM_ASAN_BUILD_DIR:-build-asan}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLOOM_SANITIZE=ON -DLOOM_BUILD_TESTS=ON \
   -DLOOM_BUILD_BENCH=OFF -DLOOM_BUILD_EXAMPLES=ON
