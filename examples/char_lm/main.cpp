@@ -146,7 +146,7 @@ std::string sample(const CharLM& model, const std::string& prompt, std::int64_t 
 int main(int argc, char** argv) {
   const loom_examples::Args args(argc, argv,
                                  {{"text", ""}, {"units", "256"}, {"embedding", "32"}, {"streams", "64"}, {"bptt", "100"},
-                                  {"epochs", "30"}, {"minutes", "14"}, {"lr", "0.002"}, {"temperature", "0.8"},
+                                  {"epochs", "30"}, {"minutes", "14"}, {"lr", "0.002"}, {"lr-decay", "1"}, {"dropout", "0"}, {"temperature", "0.8"},
                                   {"threads", "0"}, {"seed", "1"}, {"split", "verses"}, {"smoke", "false"}, {"tensorboard", ""},
                                   {"plot", "char_lm_curves.svg"}, {"distributed", "false"}},
                                  "A character-level LSTM language model trained with truncated BPTT.");
@@ -195,12 +195,17 @@ int main(int argc, char** argv) {
     const auto vocab_size = static_cast<std::int64_t>(chars.size());
 
     CharLM model{std::make_shared<Embedding>(vocab_size, args.integer("embedding"), EmbeddingOptions{.name = "embedding"}),
-                 std::make_shared<RNN>(std::make_shared<LSTMCell>(units), RNNOptions{.return_sequences = true, .name = "lstm"}),
+                 std::make_shared<RNN>(std::make_shared<LSTMCell>(units, LSTMCellOptions{.dropout = args.number("dropout")}),
+                                       RNNOptions{.return_sequences = true, .name = "lstm"}),
                  std::make_shared<Dense>(vocab_size, DenseOptions{.name = "logits"})};
     model.embedding->build_for({streams, bptt});
     model.lstm->build_for({streams, bptt, args.integer("embedding")});
     model.head->build_for({streams, bptt, units});
-    Adam adam(AdamOptions{.learning_rate = args.number("lr"), .clipnorm = 5.0});
+    // The rate falls by --lr-decay per epoch of windows (1: constant).
+    const std::int64_t steps_per_epoch = std::max<std::int64_t>(1, (train.shape(0) - 1) / streams / bptt);
+    Adam adam(AdamOptions{
+        .learning_rate = std::make_shared<ExponentialDecay>(args.number("lr"), steps_per_epoch, args.number("lr-decay")),
+        .clipnorm = 5.0});
     const LossFunction loss = [](const Tensor& y, const Var& logits) { return sparse_categorical_crossentropy(y, logits, true); };
     TruncatedBPTT tbptt([&](const Var& x, const std::vector<Var>& s, bool tr) { return model(x, s, tr); }, model.weights(),
                         adam, loss, {.k1 = bptt, .strategy = dist.strategy()});
