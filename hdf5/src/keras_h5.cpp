@@ -366,9 +366,11 @@ std::vector<Tensor> read_keras3(const Reader& r, const Layer& model, std::vector
   std::vector<std::string> all;
   LOOM_CHECK(H5Ovisit2(r.root(), H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &all, H5O_INFO_BASIC) >= 0, FormatError,
              "load_keras_weights: '", r.path(), "': cannot list its datasets.");
+  // The optimizer's variables (a .keras archive's model.weights.h5 keeps them under optimizer/) are
+  // not the model's to load; anything else no weight reads means the architectures differ.
   for (const std::string& d : all)
-    LOOM_CHECK(read.count(d), FormatError, "load_keras_weights: '", r.path(), "' holds '", d,
-               "', which no weight of the model reads; the architectures differ.");
+    LOOM_CHECK(read.count(d) || d.rfind("optimizer/", 0) == 0, FormatError, "load_keras_weights: '", r.path(),
+               "' holds '", d, "', which no weight of the model reads; the architectures differ.");
   order = model.weights();
   std::vector<Tensor> values;
   for (const Var& w : order) values.push_back(by_name.at(w.name()));
