@@ -228,3 +228,12 @@ TEST_CASE("fit: bad sample and class weights are refused and change nothing", "[
   CHECK_THROWS_WITH(custom.fit(x, Tensor::zeros({3, 2}, DType::f64), {.sample_weight = Tensor::ones({3}, DType::f64), .verbose = 0}),
                     Contains("the loss 'custom' takes no sample weights"));
 }
+
+TEST_CASE("losses: a rank-1 categorical prediction is one weighted row", "[optim][metrics][loss]") {
+  // One row of 3 classes, weight 2: twice the unweighted loss.
+  const Tensor t = Tensor::of({0, 1, 0}, {3}, DType::f64), p = Tensor::of({0.2, 1.5, -0.3}, {3}, DType::f64);
+  const double plain = losses::categorical_crossentropy(true)(t, Var(p)).value().item();
+  CHECK(losses::categorical_crossentropy(true)(t, Var(p), Tensor::full({}, 2.0, DType::f64)).value().item() ==
+        Approx(2 * plain).epsilon(1e-15));
+  CHECK_THROWS_AS(losses::categorical_crossentropy(true)(t, Var(p), Tensor::ones({3}, DType::f64)), ValueError);
+}

@@ -45,8 +45,8 @@ void check_classes(const char* api, const Tensor& p) {
 
 Tensor scalar(double v, DType d) { return Tensor::full({}, v, d); }
 
-// The rows of a loss (its per-sample terms): every axis of y_pred but the last; for rank ≤ 1, each
-// element is a row.
+// The rows of an element-wise loss (its per-sample terms): every axis of y_pred but the last; for
+// rank ≤ 1, each element is a row. (The cross-entropies' rows are every axis but the classes.)
 Shape loss_rows(const Shape& p) {
   if (p.rank() <= 1) return p;
   Shape rows;
@@ -251,7 +251,9 @@ struct CategoricalCrossentropyOp {
   Tensor forward(const Tensor& t_in, const Tensor& p_in) {
     check_pair(name, t_in, p_in);
     check_classes(name, p_in);
-    w = row_weights(name, sample_weight, loss_rows(p_in.shape()));
+    Shape row_shape;  // every axis but the classes (a rank-1 y_pred is one row)
+    for (int i = 0; i + 1 < p_in.dimension(); ++i) row_shape.push_back(p_in.shape(i));
+    w = row_weights(name, sample_weight, row_shape);
     t = t_in;
     p = p_in;
     double total = 0;

@@ -11,8 +11,8 @@ namespace loom {
 // PyTorch's mean would give NaN, which would poison a running mean or an optimizer's moments.
 
 /// Sample weights (Keras's `sample_weight`), the optional last argument of every loss here. A loss's
-/// per-sample terms are its *rows*: every position of y_pred but the last axis (for a rank-1 y_pred,
-/// every element). The weights have the rows' shape or a leading part of it, e.g. (B,) for rows of
+/// per-sample terms are its *rows*: every position of y_pred but the last axis (for a rank-1 y_pred
+/// of mse, mae or binary cross-entropy, every element; of a categorical one, a single row). The weights have the rows' shape or a leading part of it, e.g. (B,) for rows of
 /// (B, T), and repeat over the remaining axes; trailing axes of 1 are ignored where they do not
 /// match ((B, 1) weighs rows (B,) or (B, T)). The weighted loss is Keras's "sum over batch size": Σ_r w_r · L_r / R, with L_r the
 /// row's loss and R the number of rows (not the sum of the weights). Undefined weights give the
