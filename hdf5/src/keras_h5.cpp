@@ -170,8 +170,9 @@ class Reader {
       return out;
     }
     const std::size_t size = H5Tget_size(type.get());
-    LOOM_CHECK(size > 0 && size <= (1u << 16), FormatError, "load_keras_weights: '", path_, "': ", what,
-               " has strings of ", size, " bytes.");
+    LOOM_CHECK(size > 0 && size <= (1u << 16) && static_cast<std::size_t>(n) * size <= (std::size_t{64} << 20),
+               FormatError, "load_keras_weights: '", path_, "': ", what, " holds ", n, " strings of ", size,
+               " bytes; at most 64 MiB of names are read.");
     std::vector<char> buf(static_cast<std::size_t>(n) * size + 1, '\0');
     LOOM_CHECK(n == 0 || H5Aread(a.get(), type.get(), buf.data()) >= 0, FormatError, "load_keras_weights: '", path_,
                "': cannot read ", what, ".");
