@@ -65,7 +65,8 @@ std::string format_seconds(double s) {
 }
 
 // Keras's class_weight as per-row weights: the class of each integer label, of each one-hot row's
-// arg-max, or of each rounded 0/1 target.
+// arg-max, or of each rounded 0/1 target. (N, 1) targets give (N, 1) weights, which the losses take
+// for (N,) rows (they ignore trailing axes of 1).
 Tensor class_weights_of(const Tensor& y, const std::map<std::int64_t, double>& class_weight) {
   std::vector<std::int64_t> classes;
   Shape rows = y.shape();
@@ -77,11 +78,6 @@ Tensor class_weights_of(const Tensor& y, const std::map<std::int64_t, double>& c
     for (int i = 0; i + 1 < y.dimension(); ++i) rows.push_back(y.shape(i));
   } else {
     for (double v : y.to_vector<double>()) classes.push_back(static_cast<std::int64_t>(std::llround(v)));
-  }
-  if (rows.rank() >= 2 && rows.back() == 1) {  // (N, 1) targets weigh (N,) rows
-    Shape dropped;
-    for (int i = 0; i + 1 < rows.rank(); ++i) dropped.push_back(rows[i]);
-    rows = dropped;
   }
   std::vector<double> w(classes.size());
   for (std::size_t i = 0; i < classes.size(); ++i) {
@@ -129,7 +125,6 @@ Model::Model(Ref<Layer> network) : network_(network.get()) {
 }
 
 void Model::compile(std::shared_ptr<Optimizer> optimizer, Loss loss, std::vector<std::string> metrics) {
-  LOOM_CHECK(optimizer != nullptr && static_cast<bool>(loss.fn), ValueError, "Model.compile: needs an optimizer and a loss.");
   std::vector<Metric> ms;
   for (const std::string& name : metrics) ms.push_back(metrics::by_name(name, loss));
   compile(std::move(optimizer), std::move(loss), std::move(ms));

@@ -198,6 +198,15 @@ TEST_CASE("fit: sample_weight and class_weight, worked by hand", "[optim][metric
     CHECK(logs.at("accuracy") == Approx(2.0 / 3));  // metrics stay unweighted
   }
   {
+    // 0/1 targets of shape (N, 1): logits 0 give log 2 per row; class weights {0: 2, 1: 1} make it
+    // (2 + 1) · log 2 / 2.
+    Model model = bias_model(2, {0});
+    model.compile("sgd", losses::binary_crossentropy(true));
+    const Logs logs = model.train_on_batch(Tensor::zeros({2, 2}, DType::f64), Tensor::of({0, 1}, {2, 1}, DType::f64), {},
+                                           {{0, 2.0}, {1, 1.0}});
+    CHECK(logs.at("loss") == Approx(1.5 * std::log(2.0)).epsilon(1e-12));
+  }
+  {
     // validation_split splits the weights with the samples.
     Model model = bias_model(2, {0, 1});
     model.compile("sgd", losses::sparse_categorical_crossentropy(true));
