@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // The pool behind detail::Scratch: kernels called once per time step reuse buffers, not malloc.
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <new>
 #include <vector>
 
-#include "simd.hpp"
+#include "scratch.hpp"
 
 namespace loom::detail {
 namespace {

@@ -16,7 +16,9 @@
 
 #include "loom/autograd/tape.hpp"
 #include "loom/core/check.hpp"
+#include "loom/core/cpu.hpp"
 #include "loom/core/layout.hpp"
+#include "loom/core/parallel.hpp"
 #include "loom/core/random.hpp"
 #include "loom/core/reduce.hpp"
 #include "loom/layers/rnn.hpp"
@@ -351,6 +353,11 @@ History Model::fit_epochs(const Data& train, const Data& validation, const FitOp
   bool synced = strategy_ == nullptr;
   History history;
   stop_training = false;
+  if (verbose > 0) {  // what runs: the data, and the kernels and threads the speed depends on
+    out << "Train on " << n << " samples";
+    if (vx.defined() && vx.numel() > 0) out << ", validate on " << vx.shape(0) << " samples";
+    out << " - kernels: " << cpu_isa() << " - threads: " << num_threads() << '\n' << std::flush;
+  }
   for (const auto& cb : o.callbacks) cb->on_train_begin(*this);
   for (int epoch = o.initial_epoch; epoch < o.epochs && !stop_training; ++epoch) {
     for (const auto& cb : o.callbacks) cb->on_epoch_begin(*this, epoch);

@@ -55,7 +55,7 @@ std::string temp(const std::string& name) { return (std::filesystem::temp_direct
 TEST_CASE("keras h5: Keras 3 and tf-keras files reproduce the Keras outputs", "[hdf5]") {
   for (const char* model : {"keras_m1", "keras_m2"}) {
     const std::string out = std::string(model) == "keras_m1" ? "m1_output" : "m2_output";
-    for (const std::string file : {std::string(model) + ".weights.h5", std::string(model) + ".h5", std::string(model) + "_model.h5"}) {
+    for (const std::string& file : {std::string(model) + ".weights.h5", std::string(model) + ".h5", std::string(model) + "_model.h5"}) {
       for (const DType dtype : {DType::f64, DType::f32}) {
         CAPTURE(file, dtype);
         Tensor x;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "loom/core/check.hpp"
+#include "loom/core/cpu.hpp"
 #include "loom/core/dtype.hpp"
 #include "loom/core/elementwise.hpp"
 #include "loom/core/error.hpp"

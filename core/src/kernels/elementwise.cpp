@@ -1,61 +1,35 @@
 // SPDX-License-Identifier: Apache-2.0
-// Element-wise kernels. Every element goes through the same xsimd code (tails are computed on a padded
-// copy), so a value never depends on its position, the chunking or the thread count.
+// Element-wise functions: checks, broadcasting and parallel chunks; the spans run in the ISA's
+// kernels (kernels/isa/elementwise.cpp).
 #include "loom/core/elementwise.hpp"
 
 #include "../dispatch.hpp"
 #include "../parallel.hpp"
-#include "../simd.hpp"
+#include "isa.hpp"
 
 namespace loom::core {
 namespace {
 
 constexpr std::int64_t kGrain = 16384;  // elements per parallel chunk (a multiple of every width)
 
-template <class T, class Op>
-void unary_run(const T* x, T* y, std::int64_t n, const Op& op) {
-  using B = simd::batch<T>;
-  constexpr int W = simd::width<T>;
-  detail::parallel_chunks(n, kGrain, [&](std::int64_t b, std::int64_t e) {
-    std::int64_t i = b;
-    for (; i + W <= e; i += W) op(B::load_unaligned(x + i)).store_unaligned(y + i);
-    if (i < e) {
-      alignas(64) T buf[W] = {};
-      std::copy(x + i, x + e, buf);
-      op(B::load_aligned(buf)).store_aligned(buf);
-      std::copy(buf, buf + (e - i), y + i);
-    }
-  });
-}
+using isa::Unary;
 
-// y[i] = op(a[i·sa], b[i·sb]) over one contiguous run of n elements; sa/sb are 0 (broadcast a
-// single value) or 1.
-template <class T, class Op>
-void binary_span(const T* a, int sa, const T* b, int sb, T* y, std::int64_t n, const Op& op) {
-  using B = simd::batch<T>;
-  constexpr int W = simd::width<T>;
-  const B av = sa ? B(T(0)) : B(a[0]);
-  const B bv = sb ? B(T(0)) : B(b[0]);
-  std::int64_t i = 0;
-  for (; i + W <= n; i += W) {
-    const B x = sa ? B::load_unaligned(a + i) : av;
-    const B z = sb ? B::load_unaligned(b + i) : bv;
-    op(x, z).store_unaligned(y + i);
-  }
-  if (i < n) {
-    alignas(64) T abuf[W] = {}, bbuf[W] = {};
-    if (sa) std::copy(a + i, a + n, abuf);
-    if (sb) std::copy(b + i, b + n, bbuf);
-    const B x = sa ? B::load_aligned(abuf) : av;
-    const B z = sb ? B::load_aligned(bbuf) : bv;
-    op(x, z).store_aligned(abuf);
-    std::copy(abuf, abuf + (n - i), y + i);
-  }
+// One binary kernel of the ISA's table, with its parameter (axpy's alpha).
+struct BinOp {
+  isa::Binary op;
+  double param = 0;
+};
+
+template <class T>
+void unary_run(const T* x, T* y, std::int64_t n, isa::Unary op) {
+  const auto span = isa::get<T>().unary[static_cast<int>(op)];
+  detail::parallel_chunks(n, kGrain, [&](std::int64_t b, std::int64_t e) { span(x + b, y + b, e - b); });
 }
 
 // out = op(a, b) under the broadcasting rule (shapes already checked).
-template <class T, class Op>
-void binary_run(const Tensor& a, const Tensor& b, Tensor& out, const Op& op) {
+template <class T>
+void binary_run(const Tensor& a, const Tensor& b, Tensor& out, const BinOp& op) {
+  const auto binary_span = isa::get<T>().binary[static_cast<int>(op.op)];
   const T* pa = a.data<T>();
   const T* pb = b.data<T>();
   T* py = out.data<T>();
@@ -63,12 +37,12 @@ void binary_run(const Tensor& a, const Tensor& b, Tensor& out, const Op& op) {
   if (n == 0) return;  // an empty batch: nothing to compute (and no row length to divide by)
   if (na == n && nb == n) {
     detail::parallel_chunks(n, kGrain, [&](std::int64_t s, std::int64_t e) {
-      binary_span(pa + s, 1, pb + s, 1, py + s, e - s, op);
+      binary_span(pa + s, 1, pb + s, 1, py + s, e - s, op.param);
     });
   } else if (na == 1 || nb == 1) {
     const int sa = na == 1 ? 0 : 1, sb = nb == 1 ? 0 : 1;
     detail::parallel_chunks(n, kGrain, [&](std::int64_t s, std::int64_t e) {
-      binary_span(pa + s * sa, sa, pb + s * sb, sb, py + s, e - s, op);
+      binary_span(pa + s * sa, sa, pb + s * sb, sb, py + s, e - s, op.param);
     });
   } else {
     // One operand is a row of `row` elements repeated over the leading axes of the other.
@@ -78,7 +52,7 @@ void binary_run(const Tensor& a, const Tensor& b, Tensor& out, const Op& op) {
       for (std::int64_t r = r0; r < r1; ++r) {
         const T* ar = a_is_row ? pa : pa + r * row;
         const T* br = a_is_row ? pb + r * row : pb;
-        binary_span(ar, 1, br, 1, py + r * row, row, op);
+        binary_span(ar, 1, br, 1, py + r * row, row, op.param);
       }
     });
   }
@@ -91,8 +65,7 @@ bool is_suffix(const Shape& small, const Shape& big) {
   return true;
 }
 
-template <class Op>
-Tensor& binary_into(const char* api, const Tensor& a, const Tensor& b, Tensor& out, const Op& op) {
+Tensor& binary_into(const char* api, const Tensor& a, const Tensor& b, Tensor& out, const BinOp& op) {
   detail::check_defined(api, "a", a);
   detail::check_defined(api, "b", b);
   detail::check_same_dtype(api, a, b);
@@ -104,16 +77,14 @@ Tensor& binary_into(const char* api, const Tensor& a, const Tensor& b, Tensor& o
   return out;
 }
 
-template <class Op>
-Tensor binary(const char* api, const Tensor& a, const Tensor& b, const Op& op) {
+Tensor binary(const char* api, const Tensor& a, const Tensor& b, const BinOp& op) {
   detail::check_defined(api, "a", a);
   detail::check_defined(api, "b", b);
   Tensor out = Tensor::empty(broadcast_shape(a.shape(), b.shape(), api), a.dtype());
   return binary_into(api, a, b, out, op);
 }
 
-template <class Op>
-Tensor& unary_into(const char* api, const Tensor& x, Tensor& out, const Op& op) {
+Tensor& unary_into(const char* api, const Tensor& x, Tensor& out, Unary op) {
   detail::check_defined(api, "x", x);
   detail::check_defined(api, "out", out);
   LOOM_CHECK(out.shape() == x.shape(), ValueError, api, ": out must have shape ", x.shape(), "; got ",
@@ -126,75 +97,19 @@ Tensor& unary_into(const char* api, const Tensor& x, Tensor& out, const Op& op) 
   return out;
 }
 
-template <class Op>
-Tensor unary(const char* api, const Tensor& x, const Op& op) {
+Tensor unary(const char* api, const Tensor& x, Unary op) {
   detail::check_defined(api, "x", x);
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   return unary_into(api, x, out, op);
 }
 
-// Functors are generic over the batch type so one definition serves f32 and f64.
-struct Add { template <class V> V operator()(const V& a, const V& b) const { return a + b; } };
-struct Sub { template <class V> V operator()(const V& a, const V& b) const { return a - b; } };
-struct Mul { template <class V> V operator()(const V& a, const V& b) const { return a * b; } };
-struct Div { template <class V> V operator()(const V& a, const V& b) const { return a / b; } };
-struct Axpy {
-  double alpha;
-  template <class V> V operator()(const V& acc, const V& x) const {
-    return acc + x * V(static_cast<typename V::value_type>(alpha));
-  }
-};
-struct Neg { template <class V> V operator()(const V& x) const { return -x; } };
-struct Exp { template <class V> V operator()(const V& x) const { return xsimd::exp(x); } };
-struct Log { template <class V> V operator()(const V& x) const { return xsimd::log(x); } };
-struct Tanh { template <class V> V operator()(const V& x) const { return xsimd::tanh(x); } };
-struct Sigmoid {
-  template <class V> V operator()(const V& x) const {
-    using T = typename V::value_type;
-    return V(T(1)) / (V(T(1)) + xsimd::exp(-x));
-  }
-};
-struct HardSigmoid {
-  template <class V> V operator()(const V& x) const {
-    using T = typename V::value_type;
-    return xsimd::min(xsimd::max(x * V(T(0.2)) + V(T(0.5)), V(T(0))), V(T(1)));
-  }
-};
-struct Relu {
-  template <class V> V operator()(const V& x) const {
-    using T = typename V::value_type;
-    return xsimd::select(x > V(T(0)), x, V(T(0)));
-  }
-};
-struct TanhGrad {
-  template <class V> V operator()(const V& dy, const V& y) const {
-    using T = typename V::value_type;
-    return dy * (V(T(1)) - y * y);
-  }
-};
-struct SigmoidGrad {
-  template <class V> V operator()(const V& dy, const V& y) const {
-    using T = typename V::value_type;
-    return dy * y * (V(T(1)) - y);
-  }
-};
-struct ReluGrad {
-  template <class V> V operator()(const V& dy, const V& y) const {
-    using T = typename V::value_type;
-    return xsimd::select(y > V(T(0)), dy, V(T(0)));
-  }
-};
-struct HardSigmoidGrad {
-  template <class V> V operator()(const V& dy, const V& x) const {
-    using T = typename V::value_type;
-    return xsimd::select((x > V(T(-2.5))) && (x < V(T(2.5))), dy * V(T(0.2)), V(T(0)));
-  }
-};
+constexpr BinOp Add{isa::Binary::add}, Sub{isa::Binary::sub}, Mul{isa::Binary::mul}, Div{isa::Binary::div};
+constexpr BinOp TanhGrad{isa::Binary::tanh_grad}, SigmoidGrad{isa::Binary::sigmoid_grad},
+    ReluGrad{isa::Binary::relu_grad}, HardSigmoidGrad{isa::Binary::hard_sigmoid_grad};
 
 Tensor scalar_like(const Tensor& a, double s) { return Tensor::full({}, s, a.dtype()); }
 
-template <class Op>
-Tensor same_shape(const char* api, const Tensor& dy, const Tensor& y, const Op& op) {
+Tensor same_shape(const char* api, const Tensor& dy, const Tensor& y, const BinOp& op) {
   detail::check_defined(api, "dy", dy);
   detail::check_defined(api, "y", y);
   LOOM_CHECK(dy.shape() == y.shape(), ValueError, api, ": dy and its activation must have one shape; got ",
@@ -218,51 +133,51 @@ Shape broadcast_shape(const Shape& a, const Shape& b, const char* api) {
   return big;
 }
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary("add", a, b, Add{}); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary("sub", a, b, Sub{}); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", a, b, Mul{}); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary("div", a, b, Div{}); }
-Tensor& add(const Tensor& a, const Tensor& b, Tensor& out) { return binary_into("add", a, b, out, Add{}); }
-Tensor& sub(const Tensor& a, const Tensor& b, Tensor& out) { return binary_into("sub", a, b, out, Sub{}); }
-Tensor& mul(const Tensor& a, const Tensor& b, Tensor& out) { return binary_into("mul", a, b, out, Mul{}); }
-Tensor& div(const Tensor& a, const Tensor& b, Tensor& out) { return binary_into("div", a, b, out, Div{}); }
+Tensor add(const Tensor& a, const Tensor& b) { return binary("add", a, b, Add); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary("sub", a, b, Sub); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", a, b, Mul); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary("div", a, b, Div); }
+Tensor& add(const Tensor& a, const Tensor& b, Tensor& out) { return binary_into("add", a, b, out, Add); }
+Tensor& sub(const Tensor& a, const Tensor& b, Tensor& out) { return binary_into("sub", a, b, out, Sub); }
+Tensor& mul(const Tensor& a, const Tensor& b, Tensor& out) { return binary_into("mul", a, b, out, Mul); }
+Tensor& div(const Tensor& a, const Tensor& b, Tensor& out) { return binary_into("div", a, b, out, Div); }
 
-Tensor add(const Tensor& a, double s) { return binary("add", a, scalar_like(a, s), Add{}); }
-Tensor mul(const Tensor& a, double s) { return binary("mul", a, scalar_like(a, s), Mul{}); }
-Tensor rsub(double s, const Tensor& a) { return binary("sub", scalar_like(a, s), a, Sub{}); }
-Tensor rdiv(double s, const Tensor& a) { return binary("div", scalar_like(a, s), a, Div{}); }
+Tensor add(const Tensor& a, double s) { return binary("add", a, scalar_like(a, s), Add); }
+Tensor mul(const Tensor& a, double s) { return binary("mul", a, scalar_like(a, s), Mul); }
+Tensor rsub(double s, const Tensor& a) { return binary("sub", scalar_like(a, s), a, Sub); }
+Tensor rdiv(double s, const Tensor& a) { return binary("div", scalar_like(a, s), a, Div); }
 
-Tensor& add_(Tensor& acc, const Tensor& x) { return binary_into("add_", acc, x, acc, Add{}); }
+Tensor& add_(Tensor& acc, const Tensor& x) { return binary_into("add_", acc, x, acc, Add); }
 Tensor& axpy_(Tensor& acc, double alpha, const Tensor& x) {
   detail::check_defined("axpy_", "x", x);
   LOOM_CHECK(acc.shape() == x.shape(), ValueError, "axpy_: x must have the accumulator's shape ",
              acc.shape(), "; got ", x.shape(), ".");
-  return binary_into("axpy_", acc, x, acc, Axpy{alpha});
+  return binary_into("axpy_", acc, x, acc, BinOp{isa::Binary::axpy, alpha});
 }
 
-Tensor neg(const Tensor& x) { return unary("neg", x, Neg{}); }
-Tensor exp(const Tensor& x) { return unary("exp", x, Exp{}); }
-Tensor log(const Tensor& x) { return unary("log", x, Log{}); }
-Tensor tanh(const Tensor& x) { return unary("tanh", x, Tanh{}); }
-Tensor sigmoid(const Tensor& x) { return unary("sigmoid", x, Sigmoid{}); }
-Tensor hard_sigmoid(const Tensor& x) { return unary("hard_sigmoid", x, HardSigmoid{}); }
-Tensor relu(const Tensor& x) { return unary("relu", x, Relu{}); }
-Tensor& tanh(const Tensor& x, Tensor& out) { return unary_into("tanh", x, out, Tanh{}); }
-Tensor& sigmoid(const Tensor& x, Tensor& out) { return unary_into("sigmoid", x, out, Sigmoid{}); }
-Tensor& relu(const Tensor& x, Tensor& out) { return unary_into("relu", x, out, Relu{}); }
-Tensor& exp(const Tensor& x, Tensor& out) { return unary_into("exp", x, out, Exp{}); }
+Tensor neg(const Tensor& x) { return unary("neg", x, Unary::neg); }
+Tensor exp(const Tensor& x) { return unary("exp", x, Unary::exp); }
+Tensor log(const Tensor& x) { return unary("log", x, Unary::log); }
+Tensor tanh(const Tensor& x) { return unary("tanh", x, Unary::tanh); }
+Tensor sigmoid(const Tensor& x) { return unary("sigmoid", x, Unary::sigmoid); }
+Tensor hard_sigmoid(const Tensor& x) { return unary("hard_sigmoid", x, Unary::hard_sigmoid); }
+Tensor relu(const Tensor& x) { return unary("relu", x, Unary::relu); }
+Tensor& tanh(const Tensor& x, Tensor& out) { return unary_into("tanh", x, out, Unary::tanh); }
+Tensor& sigmoid(const Tensor& x, Tensor& out) { return unary_into("sigmoid", x, out, Unary::sigmoid); }
+Tensor& relu(const Tensor& x, Tensor& out) { return unary_into("relu", x, out, Unary::relu); }
+Tensor& exp(const Tensor& x, Tensor& out) { return unary_into("exp", x, out, Unary::exp); }
 
 Tensor tanh_backward(const Tensor& dy, const Tensor& y) {
-  return same_shape("tanh_backward", dy, y, TanhGrad{});
+  return same_shape("tanh_backward", dy, y, TanhGrad);
 }
 Tensor sigmoid_backward(const Tensor& dy, const Tensor& y) {
-  return same_shape("sigmoid_backward", dy, y, SigmoidGrad{});
+  return same_shape("sigmoid_backward", dy, y, SigmoidGrad);
 }
 Tensor relu_backward(const Tensor& dy, const Tensor& y) {
-  return same_shape("relu_backward", dy, y, ReluGrad{});
+  return same_shape("relu_backward", dy, y, ReluGrad);
 }
 Tensor hard_sigmoid_backward(const Tensor& dy, const Tensor& x) {
-  return same_shape("hard_sigmoid_backward", dy, x, HardSigmoidGrad{});
+  return same_shape("hard_sigmoid_backward", dy, x, HardSigmoidGrad);
 }
 
 }  // namespace loom::core

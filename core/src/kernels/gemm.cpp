@@ -6,61 +6,27 @@
 
 #include "../dispatch.hpp"
 #include "../parallel.hpp"
-#include "gemm_kernel.hpp"
+#include "../scratch.hpp"
+#include "isa.hpp"
 
 namespace loom::core {
 namespace {
 
-using namespace gemm_detail;
-
-template <class T>
-std::int64_t packed_b_elems(std::int64_t k, std::int64_t n) {
-  return k * round_up(std::max<std::int64_t>(n, 1), Blocking<T>::NR);
+std::int64_t round_up(std::int64_t x, std::int64_t m) {
+  return (x + m - 1) / m * m;
 }
 
-// Packs op(B) (k × n) into the panel layout, in parallel over panels.
+template <class T>
+std::int64_t packed_b_elems(const isa::GemmBlocking& bk, std::int64_t k, std::int64_t n) {
+  return k * round_up(std::max<std::int64_t>(n, 1), bk.nr);
+}
+
+// Packs op(B) (k × n) into the ISA's panel layout, in parallel over panels.
 template <class T>
 void pack_b(const T* b, std::int64_t ldb, bool trans_b, std::int64_t k, std::int64_t n, T* out) {
-  using Bk = Blocking<T>;
-  const std::int64_t npanels = round_up(n, Bk::NR) / Bk::NR;
-  const std::int64_t kblocks = (k + Bk::KC - 1) / Bk::KC;
-  const std::int64_t padded = npanels * Bk::NR;
-  detail::parallel_chunks(kblocks * npanels, 16, [&](std::int64_t t0, std::int64_t t1) {
-    for (std::int64_t t = t0; t < t1; ++t) {
-      const std::int64_t p = t / npanels, j = t % npanels;
-      const std::int64_t kcb = std::min(Bk::KC, k - p * Bk::KC);
-      pack_b_panel(b, ldb, trans_b, p * Bk::KC, kcb, j * Bk::NR, n,
-                   out + panel_offset(p, Bk::KC, padded, j, kcb, Bk::NR));
-    }
-  });
-}
-
-template <class T>
-void pack_a(const T* a, std::int64_t lda, bool trans_a, std::int64_t m, std::int64_t k, T* out) {
-  using Bk = Blocking<T>;
-  const std::int64_t npanels = round_up(m, Bk::MR) / Bk::MR;
-  const std::int64_t kblocks = (k + Bk::KC - 1) / Bk::KC;
-  const std::int64_t padded = npanels * Bk::MR;
-  detail::parallel_chunks(kblocks * npanels, 16, [&](std::int64_t t0, std::int64_t t1) {
-    for (std::int64_t t = t0; t < t1; ++t) {
-      const std::int64_t p = t / npanels, i = t % npanels;
-      const std::int64_t kcb = std::min(Bk::KC, k - p * Bk::KC);
-      pack_a_panel(a, lda, trans_a, p * Bk::KC, kcb, i * Bk::MR, m,
-                   out + panel_offset(p, Bk::KC, padded, i, kcb, Bk::MR));
-    }
-  });
-}
-
-// Micro-kernel on raw (unpacked) rows of A for a row count m < MR known only at run time.
-template <class T, int M = 1>
-void raw_kernel(int m, std::int64_t kc, const T* a, std::int64_t a_rs, std::int64_t a_cs, const T* b,
-                T* tile) {
-  if constexpr (M < Blocking<T>::MR) {
-    if (m == M) return micro_kernel<T, M>(kc, a, a_rs, a_cs, b, tile);
-    return raw_kernel<T, M + 1>(m, kc, a, a_rs, a_cs, b, tile);
-  } else {
-    micro_kernel<T, M>(kc, a, a_rs, a_cs, b, tile);
-  }
+  const isa::Kernels<T>& kn = isa::get<T>();
+  const std::int64_t tasks = ((k + kn.gemm.kc - 1) / kn.gemm.kc) * (round_up(n, kn.gemm.nr) / kn.gemm.nr);
+  detail::parallel_chunks(tasks, 16, [&](std::int64_t t0, std::int64_t t1) { kn.pack_b(b, ldb, trans_b, k, n, out, t0, t1); });
 }
 
 // Where op(B) comes from: panels packed ahead of the call, or the raw matrix, packed one
@@ -75,29 +41,30 @@ struct BSource {
 
 // C (m × n) = alpha·op(A)·op(B) + beta·C.
 template <class T>
-void gemm_driver(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda,
-                 bool trans_a, const BSource<T>& b, T* c, std::int64_t ldc, T alpha, T beta) {
-  using Bk = Blocking<T>;
+void gemm_driver(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, bool trans_a,
+                 const BSource<T>& b, T* c, std::int64_t ldc, T alpha, T beta) {
+  const isa::Kernels<T>& kn = isa::get<T>();
+  const isa::GemmBlocking& bk = kn.gemm;
   if (m == 0 || n == 0) return;
   if (k == 0) {
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
     return;
   }
+  isa::GemmCall<T> g;
+  g.m = m, g.n = n, g.k = k, g.a = a, g.lda = lda, g.trans_a = trans_a;
+  g.packed_b = b.packed, g.raw_b = b.raw, g.ldb = b.ldb, g.trans_b = b.trans;
+  g.c = c, g.ldc = ldc, g.alpha = alpha, g.beta = beta;
   // Packing A pays once several row panels reuse each B panel; the arithmetic is the same either way.
-  const bool packed_a = m > Bk::MR;
-  const std::int64_t mpad = round_up(m, Bk::MR);
   std::optional<detail::Scratch> a_scratch;
-  const T* ap = nullptr;
-  if (packed_a) {
-    a_scratch.emplace(static_cast<std::size_t>(mpad * k) * sizeof(T));
-    pack_a(a, lda, trans_a, m, k, a_scratch->as<T>());
-    ap = a_scratch->as<T>();
+  if (m > bk.mr) {
+    const std::int64_t tasks = ((k + bk.kc - 1) / bk.kc) * (round_up(m, bk.mr) / bk.mr);
+    a_scratch.emplace(static_cast<std::size_t>(round_up(m, bk.mr) * k) * sizeof(T));
+    T* ap = a_scratch->as<T>();
+    detail::parallel_chunks(tasks, 16, [&](std::int64_t t0, std::int64_t t1) { kn.pack_a(a, lda, trans_a, m, k, ap, t0, t1); });
+    g.packed_a = ap;
   }
-  const std::int64_t a_rs = trans_a ? 1 : lda, a_cs = trans_a ? lda : 1;
-  const std::int64_t npad = round_up(n, Bk::NR);
-  const std::int64_t kblocks = (k + Bk::KC - 1) / Bk::KC;
-  const std::int64_t mtiles = (m + Bk::MC - 1) / Bk::MC;
+  const std::int64_t mtiles = (m + bk.mc - 1) / bk.mc;
   // Below about 4 MFLOP a product takes microseconds: waking other threads would cost more than it saves.
   const bool serial = m * n * k < (std::int64_t{1} << 21);
   // Column tiles of up to NC, narrower when there would be fewer than two per thread, so that a
@@ -106,41 +73,12 @@ void gemm_driver(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std
   // not depend on it, and so not on the thread count either.
   const std::int64_t threads = serial ? 1 : detail::current_concurrency();
   const std::int64_t n_split = threads > 1 ? std::max<std::int64_t>(1, (2 * threads + mtiles - 1) / mtiles) : 1;
-  const std::int64_t nc_max = std::clamp<std::int64_t>(round_up((n + n_split - 1) / n_split, Bk::NR), Bk::NR, Bk::NC);
-  const std::int64_t ntiles = (n + nc_max - 1) / nc_max;
-  detail::parallel_chunks(mtiles * ntiles, 1, [&](std::int64_t t0, std::int64_t t1) {
-    alignas(64) T tile[Bk::MR * Bk::NR];
+  g.nc_max = std::clamp<std::int64_t>(round_up((n + n_split - 1) / n_split, bk.nr), bk.nr, bk.nc);
+  g.ntiles = (n + g.nc_max - 1) / g.nc_max;
+  detail::parallel_chunks(mtiles * g.ntiles, 1, [&](std::int64_t t0, std::int64_t t1) {
     std::optional<detail::Scratch> b_block;
-    if (!b.packed) b_block.emplace(static_cast<std::size_t>(Bk::KC * Bk::NC) * sizeof(T));
-    for (std::int64_t t = t0; t < t1; ++t) {
-      const std::int64_t ic = (t / ntiles) * Bk::MC, jc = (t % ntiles) * nc_max;
-      const std::int64_t mc = std::min(Bk::MC, m - ic), nc = std::min(nc_max, n - jc);
-      for (std::int64_t p = 0; p < kblocks; ++p) {
-        const std::int64_t kcb = std::min(Bk::KC, k - p * Bk::KC);
-        if (!b.packed)
-          for (std::int64_t jr = 0; jr < nc; jr += Bk::NR)
-            pack_b_panel(b.raw, b.ldb, b.trans, p * Bk::KC, kcb, jc + jr, n, b_block->as<T>() + jr * kcb);
-        for (std::int64_t ir = 0; ir < mc; ir += Bk::MR) {
-          const std::int64_t mr = std::min<std::int64_t>(Bk::MR, mc - ir);
-          const T* a_panel =
-              packed_a ? ap + panel_offset(p, Bk::KC, mpad, (ic + ir) / Bk::MR, kcb, Bk::MR)
-                       : a + (ic + ir) * a_rs + p * Bk::KC * a_cs;
-          for (std::int64_t jr = 0; jr < nc; jr += Bk::NR) {
-            const std::int64_t nr = std::min<std::int64_t>(Bk::NR, nc - jr);
-            const T* b_panel = b.packed
-                                   ? b.packed + panel_offset(p, Bk::KC, npad, (jc + jr) / Bk::NR, kcb, Bk::NR)
-                                   : b_block->as<T>() + jr * kcb;
-            if (packed_a && mr == Bk::MR)
-              micro_kernel<T, Bk::MR>(kcb, a_panel, 1, Bk::MR, b_panel, tile);
-            else if (packed_a)
-              raw_kernel<T>(static_cast<int>(mr), kcb, a_panel, 1, Bk::MR, b_panel, tile);
-            else
-              raw_kernel<T>(static_cast<int>(mr), kcb, a_panel, a_rs, a_cs, b_panel, tile);
-            update_c(c + (ic + ir) * ldc + jc + jr, ldc, tile, mr, nr, alpha, beta, p == 0);
-          }
-        }
-      }
-    }
+    if (!g.packed_b) b_block.emplace(static_cast<std::size_t>(bk.kc * bk.nc) * sizeof(T));
+    kn.gemm_tiles(g, t0, t1, b_block ? b_block->as<T>() : nullptr);
   }, serial);
 }
 
@@ -191,7 +129,7 @@ PackedWeightsScope::PackedWeightsScope(std::shared_ptr<const PackedWeights> weig
 PackedWeightsScope::~PackedWeightsScope() { packed_scope = outer_; }
 
 std::int64_t gemm_kc(DType dtype) noexcept {
-  return dtype == DType::f64 ? Blocking<double>::KC : Blocking<float>::KC;
+  return dtype == DType::f64 ? isa::get<double>().gemm.kc : isa::get<float>().gemm.kc;
 }
 
 void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, double alpha,
@@ -212,13 +150,14 @@ void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& 
     LOOM_CHECK(c.shape(0) == m && c.shape(1) == n, ValueError, "gemm: c must have shape (", m, ", ", n,
                "); got ", c.shape(), ".");
     detail::check_same_dtype("gemm", a, c);
-    const std::int64_t m_tiles = (m + Blocking<T>::MC - 1) / Blocking<T>::MC;
+    const isa::GemmBlocking& bk = isa::get<T>().gemm;
+    const std::int64_t m_tiles = (m + bk.mc - 1) / bk.mc;
     BSource<T> src{nullptr, b.data<T>(), b.shape(1), trans_b};
     // One row tile: every B block is used once, so pack it inside its task while it is cache-hot.
     // Several row tiles share each B block: pack all of B once, up front.
     std::optional<detail::Scratch> bp;
     if (m_tiles > 1) {
-      bp.emplace(static_cast<std::size_t>(packed_b_elems<T>(k, n)) * sizeof(T));
+      bp.emplace(static_cast<std::size_t>(packed_b_elems<T>(bk, k, n)) * sizeof(T));
       pack_b(b.data<T>(), b.shape(1), trans_b, k, n, bp->as<T>());
       src.packed = bp->as<T>();
     }
@@ -233,10 +172,11 @@ PackedB PackedB::pack(const Tensor& b, bool trans_b) {
   out.k_ = trans_b ? b.shape(1) : b.shape(0);
   out.n_ = trans_b ? b.shape(0) : b.shape(1);
   out.dtype_ = b.dtype();
+  out.panel_width_ = b.dtype() == DType::f64 ? isa::get<double>().gemm.nr : isa::get<float>().gemm.nr;
   detail::dispatch_float(b.dtype(), "PackedB.pack", [&](auto tag) {
     using T = decltype(tag);
     out.panels_ = std::make_shared<detail::Storage>(
-        static_cast<std::size_t>(packed_b_elems<T>(out.k_, out.n_)) * sizeof(T));
+        static_cast<std::size_t>(packed_b_elems<T>(isa::get<T>().gemm, out.k_, out.n_)) * sizeof(T));
     pack_b(b.data<T>(), b.shape(1), trans_b, out.k_, out.n_, static_cast<T*>(out.panels_->data));
   });
   return out;
@@ -260,6 +200,9 @@ void gemm(const Tensor& a, bool trans_a, const PackedB& b, Tensor& c, double alp
              c.dtype(), ".");
   detail::dispatch_float(b.dtype(), "gemm", [&](auto tag) {
     using T = decltype(tag);
+    LOOM_CHECK(b.panel_width() == isa::get<T>().gemm.nr, StateError, "gemm: b was packed for panels of ",
+               b.panel_width(), " columns, but the ", isa::active().name, " kernels use ", isa::get<T>().gemm.nr,
+               " (it was packed under another ISA).");
     BSource<T> src{static_cast<const T*>(b.panels())};
     gemm_driver<T>(m, b.n(), b.k(), a.data<T>(), a.shape(1), trans_a, src, c.data<T>(), b.n(),
                    static_cast<T>(alpha), static_cast<T>(beta));

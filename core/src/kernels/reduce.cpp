@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Reductions and softmax. Each result element is reduced by one task in a fixed order (lane-wise
-// vector accumulators, then fixed-size blocks combined serially), so the bits never depend on threads.
+// Reductions and softmax. Each result element is reduced by one task in a fixed order (the ISA's
+// virtual-lane row kernels, then fixed-size blocks combined serially), so the bits depend neither on
+// the thread count nor on the register width.
 #include "loom/core/reduce.hpp"
 
 #include "loom/core/elementwise.hpp"
@@ -10,60 +11,24 @@
 
 #include "../dispatch.hpp"
 #include "../parallel.hpp"
-#include "../simd.hpp"
+#include "isa.hpp"
 
 namespace loom::core {
 namespace {
 
 constexpr std::int64_t kBlock = 16384;
 
-// Σ f(i) over [0, n) where f loads a batch starting at i (zero-padded tail).
-template <class T, class Load>
-T lane_sum(std::int64_t n, Load&& load) {
-  using B = simd::batch<T>;
-  constexpr int W = simd::width<T>;
-  B acc[4] = {B(T(0)), B(T(0)), B(T(0)), B(T(0))};
-  std::int64_t i = 0;
-  for (; i + 4 * W <= n; i += 4 * W)
-    for (int u = 0; u < 4; ++u) acc[u] = acc[u] + load(i + u * W, W);
-  for (; i < n; i += W) acc[0] = acc[0] + load(i, std::min<std::int64_t>(W, n - i));
-  return xsimd::hadd((acc[0] + acc[1]) + (acc[2] + acc[3]));
-}
-
-template <class T>
-simd::batch<T> load_padded(const T* p, std::int64_t count, T pad) {
-  using B = simd::batch<T>;
-  constexpr int W = simd::width<T>;
-  if (count == W) return B::load_unaligned(p);
-  alignas(64) T buf[W];
-  for (int j = 0; j < W; ++j) buf[j] = j < count ? p[j] : pad;
-  return B::load_aligned(buf);
-}
-
 template <class T>
 T row_sum(const T* x, std::int64_t n) {
-  return lane_sum<T>(n, [&](std::int64_t i, std::int64_t c) { return load_padded(x + i, c, T(0)); });
+  return isa::get<T>().row_sum(x, n);
 }
-
 template <class T>
 T row_dot(const T* a, const T* b, std::int64_t n) {
-  return lane_sum<T>(n, [&](std::int64_t i, std::int64_t c) {
-    return load_padded(a + i, c, T(0)) * load_padded(b + i, c, T(0));
-  });
+  return isa::get<T>().row_dot(a, b, n);
 }
-
 template <class T>
 T row_max(const T* x, std::int64_t n) {
-  using B = simd::batch<T>;
-  constexpr int W = simd::width<T>;
-  const T lowest = -std::numeric_limits<T>::infinity();
-  B acc(lowest);
-  for (std::int64_t i = 0; i < n; i += W) acc = xsimd::max(acc, load_padded(x + i, std::min<std::int64_t>(W, n - i), lowest));
-  alignas(64) T buf[W];
-  acc.store_aligned(buf);
-  T m = buf[0];
-  for (int j = 1; j < W; ++j) m = std::max(m, buf[j]);
-  return m;
+  return isa::get<T>().row_max(x, n);
 }
 
 // Views x as (outer, len, inner) around `axis`.
@@ -134,19 +99,7 @@ void for_rows(const Tensor& x, Tensor& out, Fn&& fn) {
 
 template <class T>
 void exp_shifted(const T* x, T shift, T* y, std::int64_t n) {
-  using B = simd::batch<T>;
-  constexpr int W = simd::width<T>;
-  for (std::int64_t i = 0; i < n; i += W) {
-    const std::int64_t c = std::min<std::int64_t>(W, n - i);
-    const B e = xsimd::exp(load_padded(x + i, c, T(0)) - B(shift));
-    if (c == W) {
-      e.store_unaligned(y + i);
-    } else {
-      alignas(64) T buf[W];
-      e.store_aligned(buf);
-      std::copy(buf, buf + c, y + i);
-    }
-  }
+  isa::get<T>().exp_shifted(x, shift, y, n);
 }
 
 Tensor last_axis_input(const char* api, const Tensor& x) {

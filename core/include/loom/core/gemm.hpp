@@ -39,12 +39,15 @@ class PackedB {
   std::size_t nbytes() const noexcept;
   /// Pointer to the panels (internal layout; used by the kernels).
   const void* panels() const noexcept;
+  /// Columns per panel: the layout of the kernels (the ISA) that packed it.
+  int panel_width() const noexcept { return panel_width_; }
 
  private:
   std::shared_ptr<detail::Storage> panels_;
   std::int64_t k_ = 0;
   std::int64_t n_ = 0;
   DType dtype_ = DType::f32;
+  int panel_width_ = 0;
 };
 
 /// `C = alpha·op(A)·B + beta·C` with a pre-packed B; gives the same bits as the unpacked call.

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: Apache-2.0
+// Per-ISA GEMM: panel packing, the register-blocked micro-kernel and the macro-tile loop. The driver
+// (gemm.cpp) sizes the tiles and runs them in parallel. Every element of C is one fused multiply-add
+// chain per k-block in increasing k, and the blocks are added in order, with KC the same on every
+// ISA, so the register tiling (12 × 32 floats on AVX-512, 6 × 16 on AVX2) never shows in the bits.
+#include "common.hpp"
+
+namespace loom::core::LOOM_ISA_NS {
+namespace {
+
+/// Blocking for element type T. A micro-tile of C is MR rows × NR columns (NR = 2 vectors);
+/// the accumulators of one tile fill most of the register file. KC is the depth of one
+/// k-block (its A micro-panel stays in L1), NC the width of a B block kept in L2, MC the rows
+/// of one parallel task.
+template <class T>
+struct Blocking {
+  static constexpr int NV = 2;
+  static constexpr int NR = NV * width<T>;
+  static constexpr int MR = registers >= 32 ? 12 : 6;
+  static constexpr std::int64_t KC = sizeof(T) == 4 ? 256 : 128;
+  static constexpr std::int64_t NC = sizeof(T) == 4 ? 512 : 256;
+  static constexpr std::int64_t MC = 8 * MR;
+};
+
+std::int64_t round_up(std::int64_t x, std::int64_t m) { return (x + m - 1) / m * m; }
+
+/// Offset of the panel for k-block `p` (depth kcb) and panel index `j` in a packed operand whose
+/// padded panel dimension is `padded` (a multiple of `width`).
+std::int64_t panel_offset(std::int64_t p, std::int64_t kc, std::int64_t padded, std::int64_t j, std::int64_t kcb,
+                          int w) {
+  return p * kc * padded + j * kcb * w;
+}
+
+/// Packs columns [j0, j0+NR) of op(B) for k in [k0, k0+kcb): panel[k][c] = op(B)(k, c), zero beyond
+/// column n.
+template <class T>
+void pack_b_panel(const T* b, std::int64_t ldb, bool trans_b, std::int64_t k0, std::int64_t kcb, std::int64_t j0,
+                  std::int64_t n, T* panel) {
+  constexpr int NR = Blocking<T>::NR;
+  const std::int64_t cols = std::min<std::int64_t>(NR, n - j0);
+  for (std::int64_t k = 0; k < kcb; ++k) {
+    T* dst = panel + k * NR;
+    if (!trans_b) {
+      std::memcpy(dst, b + (k0 + k) * ldb + j0, static_cast<std::size_t>(cols) * sizeof(T));
+    } else {
+      for (std::int64_t c = 0; c < cols; ++c) dst[c] = b[(j0 + c) * ldb + k0 + k];
+    }
+    for (std::int64_t c = cols; c < NR; ++c) dst[c] = T(0);
+  }
+}
+
+/// Packs MR rows of op(A) starting at row i0 for k in [k0, k0+kcb): panel[k][r] = op(A)(r, k),
+/// zero beyond row m.
+template <class T>
+void pack_a_panel(const T* a, std::int64_t lda, bool trans_a, std::int64_t k0, std::int64_t kcb, std::int64_t i0,
+                  std::int64_t m, T* panel) {
+  constexpr int MR = Blocking<T>::MR;
+  const std::int64_t rows = std::min<std::int64_t>(MR, m - i0);
+  if (trans_a) {
+    for (std::int64_t k = 0; k < kcb; ++k) {
+      T* dst = panel + k * MR;
+      std::memcpy(dst, a + (k0 + k) * lda + i0, static_cast<std::size_t>(rows) * sizeof(T));
+      for (std::int64_t r = rows; r < MR; ++r) dst[r] = T(0);
+    }
+  } else {
+    for (std::int64_t r = 0; r < MR; ++r) {
+      if (r < rows) {
+        const T* src = a + (i0 + r) * lda + k0;
+        for (std::int64_t k = 0; k < kcb; ++k) panel[k * MR + r] = src[k];
+      } else {
+        for (std::int64_t k = 0; k < kcb; ++k) panel[k * MR + r] = T(0);
+      }
+    }
+  }
+}
+
+/// The micro-kernel: tile[M][NR] = Σ_k a(i, k) · bpanel[k][:], one fused multiply-add chain per
+/// element in increasing k. `a(i, k) = a[i·a_rs + k·a_cs]`, so packed panels (a_rs = 1,
+/// a_cs = MR) and raw rows of A (either transpose) share the code and the arithmetic.
+template <class T, int M>
+[[gnu::always_inline]] inline void micro_kernel(std::int64_t kc, const T* a, std::int64_t a_rs, std::int64_t a_cs,
+                                                const T* b, T* tile) {
+  using B = batch<T>;
+  constexpr int W = width<T>;
+  constexpr int NR = Blocking<T>::NR;
+  B c0[M], c1[M];
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) {
+    c0[i] = B(T(0));
+    c1[i] = B(T(0));
+  }
+#pragma GCC unroll 2
+  for (std::int64_t k = 0; k < kc; ++k) {
+    const B b0 = B::load_aligned(b + k * NR);
+    const B b1 = B::load_aligned(b + k * NR + W);
+    const T* ak = a + k * a_cs;
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) {
+      const B ai(ak[i * a_rs]);
+      c0[i] = fmadd(ai, b0, c0[i]);
+      c1[i] = fmadd(ai, b1, c1[i]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) {
+    c0[i].store_aligned(tile + i * NR);
+    c1[i].store_aligned(tile + i * NR + W);
+  }
+}
+
+// Micro-kernel on raw (unpacked) rows of A for a row count m < MR known only at run time.
+template <class T, int M = 1>
+void raw_kernel(int m, std::int64_t kc, const T* a, std::int64_t a_rs, std::int64_t a_cs, const T* b, T* tile) {
+  if constexpr (M < Blocking<T>::MR) {
+    if (m == M) return micro_kernel<T, M>(kc, a, a_rs, a_cs, b, tile);
+    return raw_kernel<T, M + 1>(m, kc, a, a_rs, a_cs, b, tile);
+  } else {
+    micro_kernel<T, M>(kc, a, a_rs, a_cs, b, tile);
+  }
+}
+
+/// C[m×n] ← first k-block: alpha·tile + beta·C (C not read when beta == 0); later blocks:
+/// C + alpha·tile. Scalar, and with contraction off, so each ISA rounds the same operations.
+template <class T>
+void update_c(T* c, std::int64_t ldc, const T* tile, std::int64_t m, std::int64_t n, T alpha, T beta, bool first) {
+  constexpr int NR = Blocking<T>::NR;
+  for (std::int64_t i = 0; i < m; ++i) {
+    T* ci = c + i * ldc;
+    const T* ti = tile + i * NR;
+    if (!first) {
+      for (std::int64_t j = 0; j < n; ++j) ci[j] = ci[j] + alpha * ti[j];
+    } else if (beta == T(0)) {
+      for (std::int64_t j = 0; j < n; ++j) ci[j] = alpha * ti[j];
+    } else {
+      for (std::int64_t j = 0; j < n; ++j) ci[j] = alpha * ti[j] + beta * ci[j];
+    }
+  }
+}
+
+// Tasks [t0, t1) of packing an operand of depth k and `extent` rows or columns into panels of
+// `Width`: task t is k-block t / panels, panel t % panels.
+template <class T, int Width, auto PackPanel>
+void pack_tasks(const T* src, std::int64_t ld, bool trans, std::int64_t k, std::int64_t extent, T* out, std::int64_t t0,
+                std::int64_t t1) {
+  constexpr std::int64_t KC = Blocking<T>::KC;
+  const std::int64_t npanels = round_up(extent, Width) / Width, padded = npanels * Width;
+  for (std::int64_t t = t0; t < t1; ++t) {
+    const std::int64_t p = t / npanels, j = t % npanels;
+    const std::int64_t kcb = std::min(KC, k - p * KC);
+    PackPanel(src, ld, trans, p * KC, kcb, j * Width, extent, out + panel_offset(p, KC, padded, j, kcb, Width));
+  }
+}
+
+template <class T>
+void pack_b(const T* b, std::int64_t ldb, bool trans_b, std::int64_t k, std::int64_t n, T* out, std::int64_t t0,
+            std::int64_t t1) {
+  pack_tasks<T, Blocking<T>::NR, &pack_b_panel<T>>(b, ldb, trans_b, k, n, out, t0, t1);
+}
+
+template <class T>
+void pack_a(const T* a, std::int64_t lda, bool trans_a, std::int64_t m, std::int64_t k, T* out, std::int64_t t0,
+            std::int64_t t1) {
+  pack_tasks<T, Blocking<T>::MR, &pack_a_panel<T>>(a, lda, trans_a, k, m, out, t0, t1);
+}
+
+template <class T>
+void gemm_tiles(const isa::GemmCall<T>& g, std::int64_t t0, std::int64_t t1, T* b_block) {
+  using Bk = Blocking<T>;
+  alignas(64) T tile[Bk::MR * Bk::NR];
+  const bool packed_a = g.packed_a != nullptr;
+  const std::int64_t a_rs = g.trans_a ? 1 : g.lda, a_cs = g.trans_a ? g.lda : 1;
+  const std::int64_t mpad = round_up(g.m, Bk::MR), npad = round_up(g.n, Bk::NR);
+  const std::int64_t kblocks = (g.k + Bk::KC - 1) / Bk::KC;
+  for (std::int64_t t = t0; t < t1; ++t) {
+    const std::int64_t ic = (t / g.ntiles) * Bk::MC, jc = (t % g.ntiles) * g.nc_max;
+    const std::int64_t mc = std::min(Bk::MC, g.m - ic), nc = std::min(g.nc_max, g.n - jc);
+    for (std::int64_t p = 0; p < kblocks; ++p) {
+      const std::int64_t kcb = std::min(Bk::KC, g.k - p * Bk::KC);
+      if (!g.packed_b)
+        for (std::int64_t jr = 0; jr < nc; jr += Bk::NR)
+          pack_b_panel(g.raw_b, g.ldb, g.trans_b, p * Bk::KC, kcb, jc + jr, g.n, b_block + jr * kcb);
+      for (std::int64_t ir = 0; ir < mc; ir += Bk::MR) {
+        const std::int64_t mr = std::min<std::int64_t>(Bk::MR, mc - ir);
+        const T* a_panel = packed_a ? g.packed_a + panel_offset(p, Bk::KC, mpad, (ic + ir) / Bk::MR, kcb, Bk::MR)
+                                    : g.a + (ic + ir) * a_rs + p * Bk::KC * a_cs;
+        for (std::int64_t jr = 0; jr < nc; jr += Bk::NR) {
+          const std::int64_t nr = std::min<std::int64_t>(Bk::NR, nc - jr);
+          const T* b_panel = g.packed_b ? g.packed_b + panel_offset(p, Bk::KC, npad, (jc + jr) / Bk::NR, kcb, Bk::NR)
+                                        : b_block + jr * kcb;
+          if (packed_a && mr == Bk::MR)
+            micro_kernel<T, Bk::MR>(kcb, a_panel, 1, Bk::MR, b_panel, tile);
+          else if (packed_a)
+            raw_kernel<T>(static_cast<int>(mr), kcb, a_panel, 1, Bk::MR, b_panel, tile);
+          else
+            raw_kernel<T>(static_cast<int>(mr), kcb, a_panel, a_rs, a_cs, b_panel, tile);
+          update_c(g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, tile, mr, nr, g.alpha, g.beta, p == 0);
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void fill(isa::Kernels<T>& k) {
+  using Bk = Blocking<T>;
+  k.gemm = {Bk::MR, Bk::NR, Bk::KC, Bk::NC, Bk::MC};
+  k.pack_b = &pack_b<T>;
+  k.pack_a = &pack_a<T>;
+  k.gemm_tiles = &gemm_tiles<T>;
+}
+
+}  // namespace
+
+void fill_gemm(isa::Kernels<float>& f32, isa::Kernels<double>& f64) {
+  fill(f32);
+  fill(f64);
+}
+
+}  // namespace loom::core::LOOM_ISA_NS
