@@ -38,15 +38,21 @@ void pack_b_panel(const T* b, std::int64_t ldb, bool trans_b, std::int64_t k0, s
                   std::int64_t n, T* panel) {
   constexpr int NR = Blocking<T>::NR;
   const std::int64_t cols = std::min<std::int64_t>(NR, n - j0);
-  for (std::int64_t k = 0; k < kcb; ++k) {
-    T* dst = panel + k * NR;
-    if (!trans_b) {
+  if (!trans_b) {
+    for (std::int64_t k = 0; k < kcb; ++k) {
+      T* dst = panel + k * NR;
       std::memcpy(dst, b + (k0 + k) * ldb + j0, static_cast<std::size_t>(cols) * sizeof(T));
-    } else {
-      for (std::int64_t c = 0; c < cols; ++c) dst[c] = b[(j0 + c) * ldb + k0 + k];
+      for (std::int64_t c = cols; c < NR; ++c) dst[c] = T(0);
     }
-    for (std::int64_t c = cols; c < NR; ++c) dst[c] = T(0);
+    return;
   }
+  // Bᵀ: read each row of B contiguously, write its column of the (L1-resident) panel.
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const T* src = b + (j0 + c) * ldb + k0;
+    for (std::int64_t k = 0; k < kcb; ++k) panel[k * NR + c] = src[k];
+  }
+  for (std::int64_t c = cols; c < NR; ++c)
+    for (std::int64_t k = 0; k < kcb; ++k) panel[k * NR + c] = T(0);
 }
 
 /// Packs MR rows of op(A) starting at row i0 for k in [k0, k0+kcb): panel[k][r] = op(A)(r, k),
