@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Built against the installed package: includes <loom/loom.hpp>, links loom::loom, checks a product
-// and runs the README's recurrent-loop snippet.
+// Built against the installed package (static or shared): includes <loom/loom.hpp>, links
+// loom::loom, checks a product, runs the README's recurrent-loop snippet, trains a small model and
+// catches an error thrown inside the library (its type must cross a shared library's boundary).
 #include <loom/loom.hpp>
 
 #include <cstdio>
+#include <cstring>
 
 using namespace loom;
 
@@ -27,6 +29,25 @@ int main() {
   const bool rnn_ok = r.outputs.shape() == Shape{8, 20, 32} && grads[0].shape() == Shape{5, 32} &&
                       core::sum(core::mul(grads[1], grads[1])).item() > 0.0;
 
-  std::printf("consumer: product %s, rnn %s\n", product_ok ? "ok" : "wrong", rnn_ok ? "ok" : "wrong");
-  return product_ok && rnn_ok ? 0 : 1;
+  manual_seed(1);
+  const Tensor xs = Tensor::uniform({64, 6, 2}, -1, 1);
+  Tensor ys = Tensor::zeros({64, 1});
+  for (std::int64_t i = 0; i < 64; ++i) ys.data<float>()[i] = xs.data<float>()[i * 12] > 0 ? 1.0f : 0.0f;
+  Model model(Sequential({LSTM(8), Dense(1)}));
+  model.compile("adam", losses::binary_crossentropy(/*from_logits=*/true), {"accuracy"});
+  const History h = model.fit(xs, ys, {.epochs = 2, .batch_size = 16, .verbose = 0});
+  const bool model_ok = h.history.at("loss").size() == 2;
+
+  bool error_ok = false;
+  try {
+    core::matmul(Tensor::zeros({2, 3}), Tensor::zeros({4, 5}));
+  } catch (const ValueError& e) {
+    error_ok = std::strstr(e.what(), "inner dimensions differ") != nullptr;
+  }
+  const bool version_ok = std::strcmp(library_version(), LOOM_VERSION_STRING) == 0;
+
+  std::printf("consumer: loom %s (kernels %.*s): product %s, rnn %s, model %s, error %s, version %s\n",
+              library_version(), static_cast<int>(cpu_isa().size()), cpu_isa().data(), product_ok ? "ok" : "wrong",
+              rnn_ok ? "ok" : "wrong", model_ok ? "ok" : "wrong", error_ok ? "ok" : "wrong", version_ok ? "ok" : "wrong");
+  return product_ok && rnn_ok && model_ok && error_ok && version_ok ? 0 : 1;
 }

@@ -30,6 +30,13 @@ TEST_CASE("xtensor: from_xtensor evaluates an expression into a Tensor", "[core]
   CHECK(t.dtype() == DType::f64);
   CHECK(t.shape() == loom::Shape{2, 2});
   CHECK(t.to_vector<double>() == std::vector<double>{3, 5, 7, 9});
+  // A view of another tensor is copied element by element (an adaptor's own copy assignment
+  // would rebind instead of writing).
+  Tensor src = Tensor::zeros({2, 3});
+  auto sv = loom::xt_view<float>(src);
+  sv(1, 2) = 5.0f;
+  const Tensor copied = loom::from_xtensor(sv);
+  CHECK(copied.to_vector<float>() == std::vector<float>{0, 0, 0, 0, 0, 5});
   const Tensor r = loom::from_xtensor(xt::arange<std::int64_t>(4));
   CHECK(r.dtype() == DType::i64);
   CHECK(r.to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 2, 3});

@@ -16,3 +16,4 @@
 #include "loom/core/safetensors.hpp"
 #include "loom/core/shape.hpp"
 #include "loom/core/tensor.hpp"
+#include "loom/version.hpp"

@@ -8,8 +8,9 @@
 #include <vector>
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Options of `gradcheck`; the defaults are torch.autograd.gradcheck's.
 struct GradcheckOptions {

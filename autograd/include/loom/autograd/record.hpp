@@ -15,8 +15,9 @@
 #include "loom/autograd/tape.hpp"
 #include "loom/core/fused.hpp"
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 namespace detail {
 

@@ -8,8 +8,10 @@
 #include <vector>
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom::backend {
+namespace loom LOOM_API {
+namespace backend {
 
 /// What a step function returns: its output (one Var, or several for nested outputs) and the new
 /// states, one per state, each with the shape of the state it replaces.
@@ -114,4 +116,5 @@ struct LoopResult {
 LoopResult rnn(const StepFunction& step_function, const std::vector<Var>& inputs,
               const std::vector<Var>& initial_states, const LoopOptions& options = {});
 
-}  // namespace loom::backend
+}  // namespace backend
+}  // namespace loom

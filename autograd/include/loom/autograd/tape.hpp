@@ -8,8 +8,9 @@
 #include <vector>
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 namespace detail {
 class NodeBase;

@@ -6,9 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "loom/core/export.hpp"
 #include "loom/core/tensor.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 namespace detail {
 

@@ -10,9 +10,11 @@
 #include <memory>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/core/tensor.hpp"
 
-namespace loom::core {
+namespace loom LOOM_API {
+namespace core {
 
 /// Where Tensor::empty takes storage from while an ArenaScope names it.
 class StorageSource {
@@ -134,13 +136,16 @@ class ArenaScope {
 };
 
 
-}  // namespace loom::core
+}  // namespace core
+}  // namespace loom
 
-namespace loom::detail {
+namespace loom LOOM_API {
+namespace detail {
 /// This thread's active source (Tensor::empty asks it first), or null.
 core::StorageSource* active_storage_source() noexcept;
 /// Storage carved out of `block` at `data`, counted as no allocation.
 std::shared_ptr<Storage> carved_storage(void* data, std::size_t bytes, std::shared_ptr<const Storage> block);
 /// Storage of its own (an allocation).
 std::shared_ptr<Storage> plain_storage(std::size_t bytes);
-}  // namespace loom::detail
+}  // namespace detail
+}  // namespace loom

@@ -6,8 +6,10 @@
 #include <string>
 
 #include "loom/core/error.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom::detail {
+namespace loom LOOM_API {
+namespace detail {
 
 /// Concatenates the streamed form of every argument: `concat("got ", shape, ".")`.
 template <class... Parts>
@@ -19,7 +21,8 @@ std::string concat(const Parts&... parts) {
 
 [[noreturn]] void assert_fail(const char* expr, const char* file, int line);
 
-}  // namespace loom::detail
+}  // namespace detail
+}  // namespace loom
 
 /// Throws `loom::Kind` with the concatenated message when `cond` is false. Messages follow
 /// `"<api>: <argument> <requirement>; got <actual>."`. Stays on in release builds.

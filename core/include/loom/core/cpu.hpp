@@ -6,7 +6,9 @@
 #include <string_view>
 #include <vector>
 
-namespace loom {
+#include "loom/core/export.hpp"
+
+namespace loom LOOM_API {
 
 /// The kernels in use: "avx512" (AVX-512 F/BW/DQ/VL), "avx2" (AVX2 + FMA) or "baseline"
 /// (x86-64-v2), chosen at the first kernel call as the best the CPU runs; or "native" when loom

@@ -7,7 +7,9 @@
 #include <iosfwd>
 #include <type_traits>
 
-namespace loom {
+#include "loom/core/export.hpp"
+
+namespace loom LOOM_API {
 
 /// Element type of a Tensor. `f32` is the default for training, `f64` serves gradient checks and
 /// users who need the precision; `i64` holds indices and labels (embedding ids, class targets) and

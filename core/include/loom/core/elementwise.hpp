@@ -2,9 +2,11 @@
 // Element-wise kernels: arithmetic with broadcasting, activations and their fused derivatives.
 #pragma once
 
+#include "loom/core/export.hpp"
 #include "loom/core/tensor.hpp"
 
-namespace loom::core {
+namespace loom LOOM_API {
+namespace core {
 
 // Broadcasting rule of the binary functions: the operands have equal shapes, or one operand's
 // shape is a trailing part of the other's (a row vector (N,) against (B, N), a (T, N) slab against
@@ -52,9 +54,10 @@ Tensor sigmoid_backward(const Tensor& dy, const Tensor& y);       ///< dy · y �
 Tensor relu_backward(const Tensor& dy, const Tensor& y);          ///< dy · [y > 0]
 Tensor hard_sigmoid_backward(const Tensor& dy, const Tensor& x);  ///< dy · 0.2 · [−2.5 < x < 2.5]
 
-}  // namespace loom::core
+}  // namespace core
+}  // namespace loom
 
-namespace loom {
+namespace loom LOOM_API {
 
 // Arithmetic operators on Tensors (found by argument-dependent lookup); same rules as core::add & co.
 Tensor operator+(const Tensor& a, const Tensor& b);

@@ -5,7 +5,9 @@
 #include <stdexcept>
 #include <string>
 
-namespace loom {
+#include "loom/core/export.hpp"
+
+namespace loom LOOM_API {
 
 /// Base of every exception loom throws. Derives from `std::runtime_error`, so callers can catch
 /// loom's errors as a group (`catch (const loom::Error&)`) or as standard exceptions.

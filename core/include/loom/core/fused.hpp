@@ -7,9 +7,11 @@
 #include <utility>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/core/tensor.hpp"
 
-namespace loom::core {
+namespace loom LOOM_API {
+namespace core {
 
 /// The functions of a fused program. The `_scalar` forms use `FusedInstr::scalar`
 /// (x + s, x·s, s − x, s / x); `input` reads an input.
@@ -84,4 +86,5 @@ std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std:
 void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols, const std::vector<FusedInput>& in,
                     const std::vector<Tensor>& forward, const std::vector<Tensor>& d_out, std::vector<Tensor>& d_in);
 
-}  // namespace loom::core
+}  // namespace core
+}  // namespace loom

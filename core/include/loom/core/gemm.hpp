@@ -6,9 +6,11 @@
 #include <memory>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/core/tensor.hpp"
 
-namespace loom::core {
+namespace loom LOOM_API {
+namespace core {
 
 /// `C = alpha·op(A)·op(B) + beta·C` for 2-D f32 or f64 tensors of one dtype, where op(X) is X or
 /// Xᵀ. `A` is (M, K) — (K, M) when `trans_a` — `B` is (K, N) — (N, K) when `trans_b` — and `C`
@@ -109,4 +111,5 @@ Tensor matmul_tn(const Tensor& a, const Tensor& b);
 /// Depth of one k-block of the GEMM (the unit of its fixed summation order), per dtype.
 std::int64_t gemm_kc(DType dtype) noexcept;
 
-}  // namespace loom::core
+}  // namespace core
+}  // namespace loom

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "loom/core/check.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom::detail {
+namespace loom LOOM_API {
+namespace detail {
 
 /// The deepest nesting loom accepts in a file header or a config (a Keras config of stacked,
 /// wrapped RNNs nests about 12 levels).
@@ -73,4 +75,5 @@ class StrictJsonParse {
   std::vector<std::vector<std::string>> keys_;  // keys seen in each open object
 };
 
-}  // namespace loom::detail
+}  // namespace detail
+}  // namespace loom

@@ -4,9 +4,11 @@
 
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/core/tensor.hpp"
 
-namespace loom::core {
+namespace loom LOOM_API {
+namespace core {
 
 /// Swaps axes 0 and 1 into new storage: (B, T, …) ↔ (T, B, …). Rank ≥ 2.
 Tensor swap01(const Tensor& x);
@@ -29,4 +31,5 @@ Tensor gather_rows(const Tensor& table, const Tensor& indices);
 /// `grad[indices[i]] += rows[i]` for every i, in index order (deterministic): gather's backward.
 void scatter_add_rows(Tensor& grad, const Tensor& indices, const Tensor& rows);
 
-}  // namespace loom::core
+}  // namespace core
+}  // namespace loom

@@ -4,7 +4,9 @@
 
 #include <cstddef>
 
-namespace loom {
+#include "loom/core/export.hpp"
+
+namespace loom LOOM_API {
 
 /// Bytes of tensor storage (requested sizes) alive now, and the most alive at once since the last
 /// `reset_peak_memory()`. Counts every Tensor, whoever holds it: values, saved tensors on tapes,

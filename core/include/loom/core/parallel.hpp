@@ -4,7 +4,9 @@
 
 #include <functional>
 
-namespace loom {
+#include "loom/core/export.hpp"
+
+namespace loom LOOM_API {
 
 /// Limits loom's parallel kernels to `n` threads (a `tbb::global_control`); `n == 0` restores the
 /// default (all cores). Results never depend on this number: every parallel loop splits work by

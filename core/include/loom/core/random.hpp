@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cstdint>
 
-namespace loom {
+#include "loom/core/export.hpp"
+
+namespace loom LOOM_API {
 
 class Tensor;
 

@@ -2,9 +2,11 @@
 // Deterministic reductions and softmax: fixed blocking and a fixed combine order for any thread count.
 #pragma once
 
+#include "loom/core/export.hpp"
 #include "loom/core/tensor.hpp"
 
-namespace loom::core {
+namespace loom LOOM_API {
+namespace core {
 
 // `axis` may be negative (counted from the end); an out-of-range axis throws ValueError.
 // Inputs must be f32 or f64 (TypeError otherwise); results keep the dtype, except argmax (i64).
@@ -29,4 +31,5 @@ Tensor softmax_backward(const Tensor& dy, const Tensor& y);
 /// Gradient of log-softmax: dy − exp(y) · Σ dy per row, y = log-softmax output.
 Tensor log_softmax_backward(const Tensor& dy, const Tensor& y);
 
-}  // namespace loom::core
+}  // namespace core
+}  // namespace loom

@@ -7,9 +7,10 @@
 #include <utility>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/core/tensor.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Named tensors plus the string metadata of a safetensors file (`__metadata__`).
 struct TensorFile {

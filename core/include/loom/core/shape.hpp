@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace loom {
+#include "loom/core/export.hpp"
+
+namespace loom LOOM_API {
 
 /// Extents of a row-major tensor, as int64. Printed as a Python tuple: `(32, 10, 8)`, `(5,)`, `()`.
 /// The rank is at most `Shape::max_rank` (8); the extents are non-negative.

@@ -12,9 +12,10 @@
 
 #include "loom/core/check.hpp"
 #include "loom/core/dtype.hpp"
+#include "loom/core/export.hpp"
 #include "loom/core/shape.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 class Generator;
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Optional interop with xtensor (not included by <loom/loom.hpp>): zero-copy views and conversions.
+// Needs xtensor's headers (Debian: xtensor-dev): link the CMake target loom::xtensor, which brings them.
 #pragma once
 
 #include <cstddef>
@@ -8,10 +9,12 @@
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xexpression.hpp>
+#include <xtensor/xnoalias.hpp>
 
+#include "loom/core/export.hpp"
 #include "loom/core/tensor.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 namespace detail {
 inline std::vector<std::size_t> xt_shape(const Shape& s) {
@@ -54,7 +57,9 @@ Tensor from_xtensor(const xt::xexpression<E>& expr) {
   for (auto d : e.shape()) shape.push_back(static_cast<std::int64_t>(d));
   Tensor out = Tensor::empty(shape, dtype_of<T>);
   auto view = xt_view<T>(out);
-  view = e;
+  // noalias: an expression assignment even when `e` is itself an adaptor, whose copy assignment
+  // would otherwise rebind `view` instead of writing through it.
+  xt::noalias(view) = e;
   return out;
 }
 

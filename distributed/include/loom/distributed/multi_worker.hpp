@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/optim/strategy.hpp"
 
-namespace loom::distributed {
+namespace loom LOOM_API {
+namespace distributed {
 
 /// MPI for the life of a program: create one at the top of `main`, before any strategy.
 ///
@@ -112,4 +114,5 @@ class MultiWorkerStrategy final : public Strategy {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace loom::distributed
+}  // namespace distributed
+}  // namespace loom

@@ -5,9 +5,10 @@
 
 #include <string>
 
+#include "loom/core/export.hpp"
 #include "loom/layers/layer.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// The two HDF5 layouts of Keras weights.
 enum class KerasH5Layout {

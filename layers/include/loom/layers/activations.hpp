@@ -5,8 +5,9 @@
 #include <string>
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// The activations layers accept. `hard_sigmoid` is TF2 Keras's clip(0.2x + 0.5, 0, 1); `linear`
 /// is the identity (Keras's `None`).

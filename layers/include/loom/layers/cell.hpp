@@ -5,9 +5,10 @@
 #include <vector>
 
 #include "loom/autograd/rnn.hpp"
+#include "loom/core/export.hpp"
 #include "loom/layers/layer.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// What a cell returns for one step: its output(s) and its new states (one per state_size entry).
 using CellOutput = backend::StepOutput;

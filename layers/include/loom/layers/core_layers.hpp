@@ -2,10 +2,11 @@
 // Companion layers: Dense, Embedding, Dropout, Masking.
 #pragma once
 
+#include "loom/core/export.hpp"
 #include "loom/layers/activations.hpp"
 #include "loom/layers/layer.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Options of `Dense`; names and defaults are `tf.keras.layers.Dense`'s.
 struct DenseOptions {

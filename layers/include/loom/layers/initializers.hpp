@@ -6,10 +6,11 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "loom/core/export.hpp"
 #include "loom/core/random.hpp"
 #include "loom/core/tensor.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// A weight initializer: a Keras initializer name with its parameters. Fans follow Keras: for a 2-D
 /// shape (fan_in, fan_out) = shape; for 1-D both are shape[0]; above 2-D the leading axes multiply

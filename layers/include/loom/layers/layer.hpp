@@ -13,9 +13,10 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 #include "loom/layers/initializers.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// What a layer's forward receives besides its input: the Keras mask of the input (empty when none)
 /// and whether it runs in training mode (dropout applies only then). Constructed, not aggregate-

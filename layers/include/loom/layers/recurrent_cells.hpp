@@ -2,10 +2,11 @@
 // The built-in cells: SimpleRNNCell, LSTMCell and GRUCell, with Keras's weights, gates and defaults.
 #pragma once
 
+#include "loom/core/export.hpp"
 #include "loom/layers/activations.hpp"
 #include "loom/layers/cell.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 namespace detail {
 

@@ -5,10 +5,11 @@
 #include <memory>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/layers/recurrent_cells.hpp"
 #include "loom/layers/stacked_cells.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Options of `RNN`; names and defaults follow `tf.keras.layers.RNN` (TF2).
 struct RNNOptions {

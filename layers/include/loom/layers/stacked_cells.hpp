@@ -5,9 +5,10 @@
 #include <memory>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/layers/cell.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Cells stacked within one step: cell i+1 consumes cell i's output. States are in natural order,
 /// cell by cell (`state_size()` concatenates them; `cell_state_counts()` says how many each owns).

@@ -5,9 +5,10 @@
 #include <memory>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/layers/rnn.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Applies a layer to every time step: (batch, time, …) is folded into (batch·time, …), passed to the
 /// inner layer, and unfolded. The mask passes through.

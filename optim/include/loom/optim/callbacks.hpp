@@ -7,9 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/optim/model.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Options of `ModelCheckpoint` (Keras's arguments and defaults).
 struct ModelCheckpointOptions {

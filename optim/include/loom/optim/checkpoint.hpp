@@ -5,11 +5,12 @@
 #include <cstdint>
 #include <string>
 
+#include "loom/core/export.hpp"
 #include "loom/layers/layer.hpp"
 #include "loom/optim/optimizer.hpp"
 #include "loom/optim/strategy.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Writes every weight of `model` under its name ("lstm/lstm_cell/kernel", …) to a safetensors file
 /// (atomically: temporary file, fsync, rename). PyTorch's safetensors reader and numpy read it.

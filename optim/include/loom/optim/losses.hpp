@@ -8,8 +8,9 @@
 #include <string>
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// A loss for the training loop: (targets, predictions) → scalar Var, with its Keras name.
 struct Loss {

@@ -8,13 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/layers/layer.hpp"
 #include "loom/optim/checkpoint.hpp"
 #include "loom/optim/losses.hpp"
 #include "loom/optim/optimizer.hpp"
 #include "loom/optim/strategy.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Metric values by name ("loss", "accuracy", "val_loss", …).
 using Logs = std::map<std::string, double>;

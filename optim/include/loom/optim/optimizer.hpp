@@ -11,9 +11,10 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 #include "loom/optim/schedules.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Options every optimizer shares (Keras's base optimizer arguments). Each optimizer's own options
 /// struct starts with these same five fields, so that they are written flat, as in Keras:

@@ -4,9 +4,10 @@
 
 #include <string>
 
+#include "loom/core/export.hpp"
 #include "loom/optim/model.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Options of `plot_history`.
 struct PlotOptions {

@@ -10,7 +10,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace loom {
+#include "loom/core/export.hpp"
+
+namespace loom LOOM_API {
 
 /// A learning rate as a function of the optimizer's step (its `iterations`, counted from 0).
 class LearningRateSchedule {

@@ -13,9 +13,10 @@
 #include <vector>
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 #include "loom/core/random.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// How `Model::fit`, `evaluate`, `predict`, `TruncatedBPTT` and checkpoints spread their work over
 /// several replicas of one model, one per process (a rank). Nothing here knows how the ranks talk:

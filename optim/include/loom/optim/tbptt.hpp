@@ -6,11 +6,12 @@
 #include <memory>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/layers/rnn.hpp"
 #include "loom/optim/optimizer.hpp"
 #include "loom/optim/strategy.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// What a sequence model returns for a stretch of time: outputs (streams, time, …) and final states.
 struct SequenceOutput {

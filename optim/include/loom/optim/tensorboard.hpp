@@ -11,9 +11,10 @@
 #include <variant>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/optim/model.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Writes one TensorBoard event file, `events.out.tfevents.<seconds>.<host>` in `log_dir` (made if
 /// missing), which `tensorboard --logdir` reads. The first record says the file version; then each

@@ -6,10 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "loom/core/export.hpp"
 #include "loom/core/safetensors.hpp"
 #include "loom/layers/layer.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Where one loom layer's weights live in a PyTorch state dict.
 ///

@@ -3,8 +3,9 @@
 #pragma once
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 Var tanh(const Var& x);          ///< y = tanh x.                 dx = dy ⊙ (1 − y²)
 Var sigmoid(const Var& x);       ///< y = 1/(1 + e⁻ˣ).            dx = dy ⊙ y ⊙ (1 − y)

@@ -5,8 +5,9 @@
 #pragma once
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 Var add(const Var& a, const Var& b);  ///< a + b.        da = dy,      db = dy
 Var sub(const Var& a, const Var& b);  ///< a − b.        da = dy,      db = −dy

@@ -4,8 +4,9 @@
 #pragma once
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 // Over an empty batch (no elements or no rows) every loss here is 0 and every gradient is empty:
 // PyTorch's mean would give NaN, which would poison a running mean or an optimizer's moments.

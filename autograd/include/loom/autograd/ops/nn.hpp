@@ -3,9 +3,10 @@
 #pragma once
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 #include "loom/core/random.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Inverted dropout: with `training`, each element is kept with probability 1 − rate and scaled by
 /// 1/(1 − rate); the mask comes from `gen`'s counter-based stream (same bits for any thread count).

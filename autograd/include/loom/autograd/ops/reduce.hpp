@@ -3,8 +3,9 @@
 #pragma once
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 Var sum(const Var& x);                                   ///< Σ of all elements (shape ()). dx = dy everywhere
 Var sum(const Var& x, int axis, bool keepdims = false);  ///< Σ over one axis. dx = dy repeated along the axis

@@ -3,8 +3,9 @@
 #pragma once
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Row-wise select: out[b, …] = mask[b] ≠ 0 ? a[b, …] : b[b, …]. `mask` is (B,) or (B, 1), floating
 /// (any non-zero keeps `a`); a and b share a shape (B, …) of any rank ≥ 1. The mask is not

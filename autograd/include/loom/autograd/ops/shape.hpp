@@ -5,8 +5,9 @@
 #include <vector>
 
 #include "loom/autograd/var.hpp"
+#include "loom/core/export.hpp"
 
-namespace loom {
+namespace loom LOOM_API {
 
 /// Same elements, new shape (one extent may be −1). dx = reshape(dy, x.shape)
 Var reshape(const Var& x, const Shape& shape);

@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: Apache-2.0
+# Debian packages with `cpack -G DEB` from a build configured with -DBUILD_SHARED_LIBS=ON and
+# -DCMAKE_INSTALL_PREFIX=/usr: libloom<soversion> (the shared libraries) and libloom-dev (headers,
+# CMake package, loom.pc and the .so links), with dependencies on Debian's package names.
+set(LOOM_SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+set(CPACK_PACKAGE_NAME loom)
+set(CPACK_PACKAGE_VENDOR "the loom developers")
+set(CPACK_PACKAGE_CONTACT "loom developers <loom@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "recurrent sequence models in C++ (autodiff, Keras recurrent API, optimizers)")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
+set(CPACK_GENERATOR DEB)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_ALL Runtime Development)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION libs)
+set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE amd64)
+if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+  execute_process(COMMAND dpkg --print-architecture OUTPUT_VARIABLE CPACK_DEBIAN_PACKAGE_ARCHITECTURE
+                  OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+endif()
+
+set(loom_runtime_depends "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, libtbb12")
+set(loom_dev_depends "libloom${LOOM_SOVERSION} (= ${PROJECT_VERSION}), libtbb-dev, nlohmann-json3-dev")
+if(LOOM_HAS_DISTRIBUTED)
+  string(APPEND loom_runtime_depends ", libopenmpi3")
+  string(APPEND loom_dev_depends ", libopenmpi-dev")
+endif()
+if(LOOM_HAS_HDF5)
+  string(APPEND loom_runtime_depends ", libhdf5-103-1")
+  string(APPEND loom_dev_depends ", libhdf5-dev, pkg-config")
+endif()
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libloom${LOOM_SOVERSION})
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "${loom_runtime_depends}")
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
+set(CPACK_COMPONENT_RUNTIME_DESCRIPTION "loom, recurrent sequence models in C++: shared libraries")
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME libloom-dev)
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS "${loom_dev_depends}")
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
+set(CPACK_COMPONENT_DEVELOPMENT_DESCRIPTION "loom, recurrent sequence models in C++: headers, CMake package and pkg-config file")
+# A shlibs file for the runtime package (CPack then also adds the ldconfig trigger).
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+include(CPack)
