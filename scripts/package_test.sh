@@ -40,6 +40,9 @@ if nm -DC --defined-only /usr/lib/*/libloom_core.so | grep -q 'isa_avx512::\|(an
   exit 1
 fi
 
+# The shipped libraries run on any x86-64-v2 CPU: no AVX outside the per-ISA kernels.
+scripts/check_isa_leaks.sh $(dpkg -L "$(dpkg-deb --field "$build"/libloom0*.deb Package)" | grep -E '\.so\.[0-9.]+$' | sort -u)
+
 work=$(mktemp -d)
 cmake -S tests/consumer -B "$work/cmake" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$work/cmake"
