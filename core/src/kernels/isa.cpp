@@ -84,11 +84,13 @@ const Candidate kCandidates[] = {
 };
 constexpr std::size_t kCount = sizeof(kCandidates) / sizeof(kCandidates[0]);
 
-// Every set the build holds, filled once.
+// Every set the build holds and the CPU runs, filled once. The fill functions are compiled for their
+// own ISA too, so a set the CPU cannot run is never filled (its code never runs at all).
 const KernelSet* set_at(std::size_t i) {
   static Tables tables[kCount];
   static const bool filled = [] {
     for (std::size_t k = 0; k < kCount; ++k) {
+      if (!kCandidates[k].runs()) continue;
       for (Fill f : kCandidates[k].parts) f(tables[k].f32, tables[k].f64);
       tables[k].set = {kCandidates[k].name, &tables[k].f32, &tables[k].f64};
     }
