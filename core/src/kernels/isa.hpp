@@ -7,10 +7,10 @@
 // defines its part of the ISA's `Kernels` table. The table of the CPU (or of LOOM_ISA) is chosen
 // once, at the first call. Everything here takes raw pointers: the per-ISA sources use no loom header
 // with inline code of its own, so that a function compiled for AVX-512 never becomes the definition
-// that baseline code calls (tools/check_isa_leaks.sh checks the built binaries for that).
+// that baseline code calls (scripts/check_isa_leaks.sh checks the built binaries for that).
 //
 // Bitwise identity across the AVX2 and AVX-512 tables: element-wise kernels apply one per-lane
-// formula; reductions combine kLanes virtual lanes in a fixed tree whatever the register width; the
+// formula; reductions combine kLanes<T> virtual lanes in a fixed tree whatever the register width; the
 // GEMM keeps one fused multiply-add chain per element in k order with an ISA-independent KC.
 // Contraction of a·b + c is off in these sources: an FMA happens exactly where xsimd::fma is written.
 // The baseline table has no FMA and may differ in the last bits.
@@ -26,8 +26,10 @@ struct FusedProgram;
 
 namespace loom::core::isa {
 
-/// Virtual lanes of every reduction: the partial sums a row is split into, combined in a fixed tree.
-inline constexpr int kLanes = 16;
+/// Virtual lanes of a reduction over T: the partial sums a row is split into, combined in a fixed
+/// tree. 64 floats or 32 doubles keep four (AVX-512) or eight (AVX2) accumulator registers busy.
+template <class T>
+inline constexpr int kLanes = sizeof(T) == 4 ? 64 : 32;
 
 enum class Unary : int { neg, exp, log, tanh, sigmoid, hard_sigmoid, relu, count };
 enum class Binary : int { add, sub, mul, div, axpy, tanh_grad, sigmoid_grad, relu_grad, hard_sigmoid_grad, count };
@@ -92,6 +94,15 @@ struct Kernels {
   T (*row_dot)(const T* a, const T* b, std::int64_t n);
   T (*row_max)(const T* x, std::int64_t n);  ///< −∞ for n = 0
   void (*exp_shifted)(const T* x, T shift, T* y, std::int64_t n);
+  /// acc[j] = acc[j] + row[j] and acc[j] = max(acc[j], row[j]) over a span (reductions over an outer axis).
+  void (*add_row)(T* acc, const T* row, std::int64_t n);
+  void (*max_row)(T* acc, const T* row, std::int64_t n);
+  /// out[o] = Σ / max of row o, for `rows` contiguous rows of `len`.
+  void (*sum_rows)(const T* x, std::int64_t rows, std::int64_t len, T* out);
+  void (*max_rows)(const T* x, std::int64_t rows, std::int64_t len, T* out);
+  /// softmax / log_softmax of `rows` contiguous rows of n, into y.
+  void (*softmax_rows)(const T* x, std::int64_t rows, std::int64_t n, T* y);
+  void (*log_softmax_rows)(const T* x, std::int64_t rows, std::int64_t n, T* y);
 
   GemmBlocking gemm;
   /// Packs tasks [t0, t1) of op(B) (k × n) into panels; task t = (k-block t / panels, panel t % panels).

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "../dispatch.hpp"
 #include "../parallel.hpp"
@@ -50,14 +51,14 @@ AxisView axis_view(const char* api, const Tensor& x, int axis, bool keepdims) {
   return v;
 }
 
-// out[o, j] = reduce over l of x[o, l, j]. `contig(ptr, len)` reduces a contiguous run (inner == 1);
+// out[o, j] = reduce over l of x[o, l, j]. `contig(ptr, rows, len, out)` reduces contiguous rows (inner == 1);
 // `combine(acc_row, row, n)` folds one row into the accumulator row (inner > 1).
 template <class T, class Contig, class Combine>
 void reduce_axis(const AxisView& v, const T* x, T* out, Contig&& contig, Combine&& combine) {
   if (v.inner == 1) {
     detail::parallel_chunks(v.outer, std::max<std::int64_t>(1, kBlock / std::max<std::int64_t>(v.len, 1)),
                             [&](std::int64_t o0, std::int64_t o1) {
-                              for (std::int64_t o = o0; o < o1; ++o) out[o] = contig(x + o * v.len, v.len);
+                              contig(x + o0 * v.len, o1 - o0, v.len, out + o0);
                             });
     return;
   }
@@ -77,24 +78,28 @@ void reduce_axis(const AxisView& v, const T* x, T* out, Contig&& contig, Combine
 
 template <class T>
 void add_row(T* acc, const T* row, std::int64_t n) {
-  for (std::int64_t j = 0; j < n; ++j) acc[j] = acc[j] + row[j];
+  isa::get<T>().add_row(acc, row, n);
 }
 
 template <class T>
 void max_row(T* acc, const T* row, std::int64_t n) {
-  for (std::int64_t j = 0; j < n; ++j) acc[j] = std::max(acc[j], row[j]);
+  isa::get<T>().max_row(acc, row, n);
 }
 
-// Softmax-family helper: calls fn(row_in, row_out, n) for every row of the last axis, in parallel.
+// y[j] = op(a[j], s) (sa = 1) or op(s, b[j]) over a row, with the ISA's span kernels.
+template <class T>
+void with_scalar(isa::Binary op, const T* a, T s, T* y, std::int64_t n) {
+  isa::get<T>().binary[static_cast<int>(op)](a, 1, &s, 0, y, n, 0.0);
+}
+
+// Softmax-family helper: calls fn(in, rows, n, out) for chunks of rows of the last axis, in parallel.
 template <class T, class Fn>
 void for_rows(const Tensor& x, Tensor& out, Fn&& fn) {
   const std::int64_t n = x.shape(-1), rows = n ? x.numel() / n : 0;
   const T* px = x.data<T>();
   T* py = out.data<T>();
   detail::parallel_chunks(rows, std::max<std::int64_t>(1, kBlock / std::max<std::int64_t>(n, 1)),
-                          [&](std::int64_t r0, std::int64_t r1) {
-                            for (std::int64_t r = r0; r < r1; ++r) fn(px + r * n, py + r * n, n);
-                          });
+                          [&](std::int64_t r0, std::int64_t r1) { fn(px + r0 * n, r1 - r0, n, py + r0 * n); });
 }
 
 template <class T>
@@ -133,8 +138,7 @@ Tensor sum(const Tensor& x, int axis, bool keepdims) {
     using T = decltype(tag);
     Tensor out = Tensor::zeros(v.out_shape, x.dtype());
     if (v.len > 0)
-      reduce_axis<T>(v, x.data<T>(), out.data<T>(), [](const T* r, std::int64_t n) { return row_sum(r, n); },
-                     add_row<T>);
+      reduce_axis<T>(v, x.data<T>(), out.data<T>(), isa::get<T>().sum_rows, add_row<T>);
     return out;
   });
 }
@@ -163,8 +167,7 @@ Tensor max(const Tensor& x, int axis, bool keepdims) {
   return detail::dispatch_float(x.dtype(), "max", [&](auto tag) {
     using T = decltype(tag);
     Tensor out = Tensor::empty(v.out_shape, x.dtype());
-    reduce_axis<T>(v, x.data<T>(), out.data<T>(), [](const T* r, std::int64_t n) { return row_max(r, n); },
-                   max_row<T>);
+    reduce_axis<T>(v, x.data<T>(), out.data<T>(), isa::get<T>().max_rows, max_row<T>);
     return out;
   });
 }
@@ -206,11 +209,7 @@ Tensor softmax(const Tensor& x) {
   return detail::dispatch_float(x.dtype(), "softmax", [&](auto tag) {
     using T = decltype(tag);
     Tensor out = Tensor::empty(x.shape(), x.dtype());
-    for_rows<T>(x, out, [](const T* in, T* y, std::int64_t n) {
-      exp_shifted(in, row_max(in, n), y, n);
-      const T s = row_sum(y, n);
-      for (std::int64_t j = 0; j < n; ++j) y[j] = y[j] / s;
-    });
+    for_rows<T>(x, out, isa::get<T>().softmax_rows);
     return out;
   });
 }
@@ -220,12 +219,7 @@ Tensor log_softmax(const Tensor& x) {
   return detail::dispatch_float(x.dtype(), "log_softmax", [&](auto tag) {
     using T = decltype(tag);
     Tensor out = Tensor::empty(x.shape(), x.dtype());
-    for_rows<T>(x, out, [](const T* in, T* y, std::int64_t n) {
-      const T m = row_max(in, n);
-      exp_shifted(in, m, y, n);
-      const T lse = m + std::log(row_sum(y, n));
-      for (std::int64_t j = 0; j < n; ++j) y[j] = in[j] - lse;
-    });
+    for_rows<T>(x, out, isa::get<T>().log_softmax_rows);
     return out;
   });
 }
@@ -243,7 +237,9 @@ Tensor softmax_grad(const char* api, const Tensor& dy, const Tensor& y, Fn&& fn)
     Tensor out = Tensor::empty(y.shape(), y.dtype());
     const T* pd = dy.data<T>();
     const T* base = y.data<T>();
-    for_rows<T>(y, out, [&](const T* yr, T* o, std::int64_t len) { fn(pd + (yr - base), yr, o, len); });
+    for_rows<T>(y, out, [&](const T* yr, std::int64_t rows, std::int64_t len, T* o) {
+      for (std::int64_t r = 0; r < rows; ++r) fn(pd + (yr - base) + r * len, yr + r * len, o + r * len, len);
+    });
     return out;
   });
 }
@@ -251,15 +247,22 @@ Tensor softmax_grad(const char* api, const Tensor& dy, const Tensor& y, Fn&& fn)
 
 Tensor softmax_backward(const Tensor& dy, const Tensor& y) {
   return softmax_grad("softmax_backward", dy, y, [](const auto* d, const auto* yr, auto* o, std::int64_t n) {
-    const auto dot = row_dot(d, yr, n);
-    for (std::int64_t j = 0; j < n; ++j) o[j] = yr[j] * (d[j] - dot);
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(yr)>>;
+    const isa::Kernels<T>& k = isa::get<T>();
+    const T dot = row_dot(d, yr, n);
+    with_scalar(isa::Binary::sub, d, dot, o, n);                              // d − dot
+    k.binary[static_cast<int>(isa::Binary::mul)](yr, 1, o, 1, o, n, 0.0);  // y · (d − dot)
   });
 }
 
 Tensor log_softmax_backward(const Tensor& dy, const Tensor& y) {
   return softmax_grad("log_softmax_backward", dy, y, [](const auto* d, const auto* yr, auto* o, std::int64_t n) {
-    const auto s = row_sum(d, n);
-    for (std::int64_t j = 0; j < n; ++j) o[j] = d[j] - std::exp(yr[j]) * s;
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(yr)>>;
+    const isa::Kernels<T>& k = isa::get<T>();
+    const T s = row_sum(d, n);
+    k.unary[static_cast<int>(isa::Unary::exp)](yr, o, n);                  // softmax = exp(log_softmax)
+    with_scalar(isa::Binary::mul, o, s, o, n);                               // · Σ d
+    k.binary[static_cast<int>(isa::Binary::sub)](d, 1, o, 1, o, n, 0.0);   // d − softmax · Σ d
   });
 }
 
