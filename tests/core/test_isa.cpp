@@ -124,7 +124,7 @@ std::uint64_t training_run() {
 
 // The digest of training_run() with FMA kernels (AVX2 or AVX-512), and with the baseline set.
 // Recompute with `LOOM_PRINT_DIGEST=1 loom_tests "[isa]"` after a deliberate numerical change.
-constexpr std::uint64_t kTrainingDigestFma = 12303055603211175137ull;
+constexpr std::uint64_t kTrainingDigestFma = 7199632954188022000ull;
 constexpr std::uint64_t kTrainingDigestBaseline = 3676583405151077466ull;
 
 }  // namespace

@@ -19,22 +19,73 @@
 
 namespace loom::core::LOOM_ISA_NS {
 
-// The xsimd architecture, named explicitly: plain `avx2`, not the `fma3<avx2>` xsimd would pick,
-// so that xsimd's own formulas (exp, tanh, log) contain no FMA on any ISA (xsimd 8.1 has none for
-// AVX-512) and give the same bits on AVX2 and AVX-512. Fused multiply-adds are written explicitly,
-// with fmadd() below.
+// The xsimd architecture, named explicitly: fma3<avx2> on AVX2 (its fma kernels match the AVX-512
+// ones above), avx512bw on AVX-512.
 #if XSIMD_WITH_AVX512BW
 using arch = xsimd::avx512bw;
 #elif XSIMD_WITH_AVX512F
 using arch = xsimd::avx512f;
-#elif XSIMD_WITH_AVX2
-using arch = xsimd::avx2;
+#elif XSIMD_WITH_FMA3_AVX2
+using arch = xsimd::fma3<xsimd::avx2>;
 #else
 using arch = xsimd::default_arch;
 #endif
 
 template <class T>
 using batch = xsimd::batch<T, arch>;
+
+}  // namespace loom::core::LOOM_ISA_NS
+
+#if XSIMD_WITH_AVX512F
+// xsimd 8.1 has no AVX-512 fma/fms/fnma/fnms kernels: it would multiply, then add. These overloads,
+// exact matches for the AVX-512 batches, are preferred to xsimd's templates wherever they are found,
+// and xsimd's own formulas (exp, log, tanh, …) find them too (their calls are unqualified), so those
+// fuse at the same places as with fma3<avx2>, whose kernels xsimd has, and give the same bits.
+namespace xsimd {
+inline batch<float, loom::core::LOOM_ISA_NS::arch> fma(batch<float, loom::core::LOOM_ISA_NS::arch> const& x,
+                                                       batch<float, loom::core::LOOM_ISA_NS::arch> const& y,
+                                                       batch<float, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
+  return _mm512_fmadd_ps(x, y, z);
+}
+inline batch<double, loom::core::LOOM_ISA_NS::arch> fma(batch<double, loom::core::LOOM_ISA_NS::arch> const& x,
+                                                        batch<double, loom::core::LOOM_ISA_NS::arch> const& y,
+                                                        batch<double, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
+  return _mm512_fmadd_pd(x, y, z);
+}
+inline batch<float, loom::core::LOOM_ISA_NS::arch> fms(batch<float, loom::core::LOOM_ISA_NS::arch> const& x,
+                                                       batch<float, loom::core::LOOM_ISA_NS::arch> const& y,
+                                                       batch<float, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
+  return _mm512_fmsub_ps(x, y, z);
+}
+inline batch<double, loom::core::LOOM_ISA_NS::arch> fms(batch<double, loom::core::LOOM_ISA_NS::arch> const& x,
+                                                        batch<double, loom::core::LOOM_ISA_NS::arch> const& y,
+                                                        batch<double, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
+  return _mm512_fmsub_pd(x, y, z);
+}
+inline batch<float, loom::core::LOOM_ISA_NS::arch> fnma(batch<float, loom::core::LOOM_ISA_NS::arch> const& x,
+                                                        batch<float, loom::core::LOOM_ISA_NS::arch> const& y,
+                                                        batch<float, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
+  return _mm512_fnmadd_ps(x, y, z);
+}
+inline batch<double, loom::core::LOOM_ISA_NS::arch> fnma(batch<double, loom::core::LOOM_ISA_NS::arch> const& x,
+                                                         batch<double, loom::core::LOOM_ISA_NS::arch> const& y,
+                                                         batch<double, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
+  return _mm512_fnmadd_pd(x, y, z);
+}
+inline batch<float, loom::core::LOOM_ISA_NS::arch> fnms(batch<float, loom::core::LOOM_ISA_NS::arch> const& x,
+                                                        batch<float, loom::core::LOOM_ISA_NS::arch> const& y,
+                                                        batch<float, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
+  return _mm512_fnmsub_ps(x, y, z);
+}
+inline batch<double, loom::core::LOOM_ISA_NS::arch> fnms(batch<double, loom::core::LOOM_ISA_NS::arch> const& x,
+                                                         batch<double, loom::core::LOOM_ISA_NS::arch> const& y,
+                                                         batch<double, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
+  return _mm512_fnmsub_pd(x, y, z);
+}
+}  // namespace xsimd
+#endif
+
+namespace loom::core::LOOM_ISA_NS {
 
 template <class T>
 inline constexpr int width = static_cast<int>(batch<T>::size);
@@ -54,7 +105,7 @@ inline batch<T> fmadd(const batch<T>& a, const batch<T>& b, const batch<T>& c) {
     return _mm512_fmadd_ps(a, b, c);
   else
     return _mm512_fmadd_pd(a, b, c);
-#elif XSIMD_WITH_AVX2 && defined(__FMA__)
+#elif XSIMD_WITH_FMA3_AVX2
   if constexpr (std::is_same_v<T, float>)
     return _mm256_fmadd_ps(a, b, c);
   else
@@ -63,6 +114,68 @@ inline batch<T> fmadd(const batch<T>& a, const batch<T>& b, const batch<T>& c) {
   return a * b + c;
 #endif
 }
+
+/// The last levels of a virtual-lane reduction: folds the lanes of one register pairwise, lane j
+/// with lane j + W/2, then with j + W/4, … down to lane 0, with `Op` (Sum or Max below) at every
+/// width. Halving the register in place keeps the pairs, and so the bits, those of a scalar tree
+/// over the same lanes on every ISA.
+struct Sum {
+  static __m128 f(__m128 a, __m128 b) { return _mm_add_ps(a, b); }
+  static __m128d f(__m128d a, __m128d b) { return _mm_add_pd(a, b); }
+#if XSIMD_WITH_AVX2
+  static __m256 f(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+  static __m256d f(__m256d a, __m256d b) { return _mm256_add_pd(a, b); }
+#endif
+#if XSIMD_WITH_AVX512F
+  static __m512 f(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+  static __m512d f(__m512d a, __m512d b) { return _mm512_add_pd(a, b); }
+#endif
+};
+/// max(a, b) = a < b ? b : a, the formula of std::max and of the reductions' vector steps.
+struct Max {
+  static __m128 f(__m128 a, __m128 b) { return _mm_blendv_ps(a, b, _mm_cmplt_ps(a, b)); }
+  static __m128d f(__m128d a, __m128d b) { return _mm_blendv_pd(a, b, _mm_cmplt_pd(a, b)); }
+#if XSIMD_WITH_AVX2
+  static __m256 f(__m256 a, __m256 b) { return _mm256_blendv_ps(a, b, _mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+  static __m256d f(__m256d a, __m256d b) { return _mm256_blendv_pd(a, b, _mm256_cmp_pd(a, b, _CMP_LT_OQ)); }
+#endif
+#if XSIMD_WITH_AVX512F
+  static __m512 f(__m512 a, __m512 b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), a, b); }
+  static __m512d f(__m512d a, __m512d b) { return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a, b, _CMP_LT_OQ), a, b); }
+#endif
+};
+
+template <class Op>
+inline float fold_register(__m128 v) {
+  const __m128 two = Op::f(v, _mm_movehl_ps(v, v));                  // lanes 0, 1 with 2, 3
+  return _mm_cvtss_f32(Op::f(two, _mm_shuffle_ps(two, two, 0x1)));  // lane 0 with 1
+}
+template <class Op>
+inline double fold_register(__m128d v) {
+  return _mm_cvtsd_f64(Op::f(v, _mm_unpackhi_pd(v, v)));
+}
+#if XSIMD_WITH_AVX2
+template <class Op>
+inline float fold_register(__m256 v) {
+  return fold_register<Op>(Op::f(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
+}
+template <class Op>
+inline double fold_register(__m256d v) {
+  return fold_register<Op>(Op::f(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1)));
+}
+#endif
+#if XSIMD_WITH_AVX512F
+template <class Op>
+inline float fold_register(__m512 v) {
+  const __m256 lo = _mm512_castps512_ps256(v);
+  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+  return fold_register<Op>(Op::f(lo, hi));
+}
+template <class Op>
+inline double fold_register(__m512d v) {
+  return fold_register<Op>(Op::f(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1)));
+}
+#endif
 
 /// `count` elements from p, the rest of the batch `pad`.
 template <class T>

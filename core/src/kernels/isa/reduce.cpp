@@ -11,27 +11,22 @@ namespace loom::core::LOOM_ISA_NS {
 namespace {
 
 // Folds the kLanes<T> virtual lanes (acc[r] holds lanes r·W … r·W + W − 1) in a fixed pairwise
-// tree: lane j += lane j + s for s = L/2, L/4, …, 1. While s spans whole registers the pairs are
-// register against register; the last log2(W) levels run on the lanes of acc[0]. The pairs, and so
-// the bits, are the same for every register width.
-template <class T, int R, class VOp, class SOp>
-T fold_lanes(batch<T>* acc, VOp vop, SOp sop) {
-  constexpr int W = width<T>;
+// tree: lane j with lane j + s for s = L/2, L/4, …, 1. While s spans whole registers the pairs are
+// register against register; the last log2(W) levels halve acc[0] in place (fold_register). The
+// pairs, and so the bits, are the same for every register width.
+template <class T, int R, class Op>
+T fold_lanes(batch<T>* acc) {
   for (int regs = R / 2; regs > 0; regs /= 2)
-    for (int r = 0; r < regs; ++r) acc[r] = vop(acc[r], acc[r + regs]);
-  alignas(64) T lanes[W];
-  acc[0].store_aligned(lanes);
-  for (int s = W / 2; s > 0; s /= 2)
-    for (int j = 0; j < s; ++j) lanes[j] = sop(lanes[j], lanes[j + s]);
-  return lanes[0];
+    for (int r = 0; r < regs; ++r) acc[r] = batch<T>(Op::f(acc[r], acc[r + regs]));
+  return fold_register<Op>(acc[0]);
 }
 
 // acc[r] ← step(acc[r], v(r)) over the groups of kLanes<T> elements, v(r) the r-th vector of the
 // group; the last, partial group is padded with `pad`, and every register of it runs, so each
-// virtual lane sees the same sequence of operations on every ISA. Then the lanes fold (step on
-// registers, `fold` on their last lanes).
-template <class T, class Step, class Fold>
-T lane_pass(const T* x, std::int64_t n, T pad, Step step, Fold fold) {
+// virtual lane sees the same sequence of operations on every ISA. Then the lanes fold with Op, whose
+// formula `step` must be.
+template <class T, class Op, class Step>
+T lane_pass(const T* x, std::int64_t n, T pad, Step step) {
   using B = batch<T>;
   constexpr int W = width<T>, L = isa::kLanes<T>;
   static_assert(L % W == 0, "the virtual lanes must fill whole registers");
@@ -43,13 +38,12 @@ T lane_pass(const T* x, std::int64_t n, T pad, Step step, Fold fold) {
     for (int r = 0; r < R; ++r) acc[r] = step(acc[r], B::load_unaligned(x + i + r * W));
   if (i < n)
     for (int r = 0; r < R; ++r) acc[r] = step(acc[r], load_at(x, i + r * W, n - i - r * W, pad));
-  return fold_lanes<T, R>(acc, step, fold);
+  return fold_lanes<T, R, Op>(acc);
 }
 
 template <class T>
 T row_sum(const T* x, std::int64_t n) {
-  return lane_pass<T>(
-      x, n, T(0), [](const batch<T>& a, const batch<T>& v) { return a + v; }, [](T a, T b) { return a + b; });
+  return lane_pass<T, Sum>(x, n, T(0), [](const batch<T>& a, const batch<T>& v) { return a + v; });
 }
 
 template <class T>
@@ -67,16 +61,14 @@ T row_dot(const T* a, const T* b, std::int64_t n) {
       const std::int64_t at = i + r * W, c = n - at;
       acc[r] = fmadd(load_at(a, at, c, T(0)), load_at(b, at, c, T(0)), acc[r]);
     }
-  return fold_lanes<T, R>(acc, [](const B& u, const B& v) { return u + v; }, [](T u, T v) { return u + v; });
+  return fold_lanes<T, R, Sum>(acc);
 }
 
 template <class T>
 T row_max(const T* x, std::int64_t n) {
   const T lowest = -std::numeric_limits<T>::infinity();
-  // The vector and scalar steps are one formula: max(a, b) = a < b ? b : a, as std::max.
-  return lane_pass<T>(
-      x, n, lowest, [](const batch<T>& a, const batch<T>& v) { return xsimd::select(a < v, v, a); },
-      [](T a, T b) { return std::max(a, b); });
+  // max(a, b) = a < b ? b : a, as std::max and Max.
+  return lane_pass<T, Max>(x, n, lowest, [](const batch<T>& a, const batch<T>& v) { return xsimd::select(a < v, v, a); });
 }
 
 // acc[j] = op(acc[j], row[j]): element by element, so any width gives the same bits.
