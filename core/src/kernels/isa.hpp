@@ -92,8 +92,6 @@ struct Kernels {
                                                  double param);
   T (*row_sum)(const T* x, std::int64_t n);
   T (*row_dot)(const T* a, const T* b, std::int64_t n);
-  T (*row_max)(const T* x, std::int64_t n);  ///< −∞ for n = 0
-  void (*exp_shifted)(const T* x, T shift, T* y, std::int64_t n);
   /// acc[j] = acc[j] + row[j] and acc[j] = max(acc[j], row[j]) over a span (reductions over an outer axis).
   void (*add_row)(T* acc, const T* row, std::int64_t n);
   void (*max_row)(T* acc, const T* row, std::int64_t n);

@@ -27,10 +27,6 @@ template <class T>
 T row_dot(const T* a, const T* b, std::int64_t n) {
   return isa::get<T>().row_dot(a, b, n);
 }
-template <class T>
-T row_max(const T* x, std::int64_t n) {
-  return isa::get<T>().row_max(x, n);
-}
 
 // Views x as (outer, len, inner) around `axis`.
 struct AxisView {
@@ -102,10 +98,6 @@ void for_rows(const Tensor& x, Tensor& out, Fn&& fn) {
                           [&](std::int64_t r0, std::int64_t r1) { fn(px + r0 * n, r1 - r0, n, py + r0 * n); });
 }
 
-template <class T>
-void exp_shifted(const T* x, T shift, T* y, std::int64_t n) {
-  isa::get<T>().exp_shifted(x, shift, y, n);
-}
 
 Tensor last_axis_input(const char* api, const Tensor& x) {
   detail::check_defined(api, "x", x);

@@ -20,7 +20,8 @@
 namespace loom::core::LOOM_ISA_NS {
 
 // The xsimd architecture, named explicitly: fma3<avx2> on AVX2 (its fma kernels match the AVX-512
-// ones above), avx512bw on AVX-512.
+// ones below), avx512bw on AVX-512. xsimd::fma is then one rounding on both, and a multiply and an
+// add on the baseline, which has no FMA.
 #if XSIMD_WITH_AVX512BW
 using arch = xsimd::avx512bw;
 #elif XSIMD_WITH_AVX512F
@@ -37,50 +38,33 @@ using batch = xsimd::batch<T, arch>;
 }  // namespace loom::core::LOOM_ISA_NS
 
 #if XSIMD_WITH_AVX512F
-// xsimd 8.1 has no AVX-512 fma/fms/fnma/fnms kernels: it would multiply, then add. These overloads,
-// exact matches for the AVX-512 batches, are preferred to xsimd's templates wherever they are found,
+// xsimd 8.1 has no AVX-512 fma/fms/fnma/fnms kernels: it would multiply, then add. These templates,
+// more specialised than xsimd's (the architecture is fixed), are preferred wherever they are found,
 // and xsimd's own formulas (exp, log, tanh, …) find them too (their calls are unqualified), so those
 // fuse at the same places as with fma3<avx2>, whose kernels xsimd has, and give the same bits.
 namespace xsimd {
-inline batch<float, loom::core::LOOM_ISA_NS::arch> fma(batch<float, loom::core::LOOM_ISA_NS::arch> const& x,
-                                                       batch<float, loom::core::LOOM_ISA_NS::arch> const& y,
-                                                       batch<float, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
-  return _mm512_fmadd_ps(x, y, z);
+template <class T>
+using loom_batch = batch<T, loom::core::LOOM_ISA_NS::arch>;
+
+template <class T>
+loom_batch<T> fma(loom_batch<T> const& x, loom_batch<T> const& y, loom_batch<T> const& z) noexcept {
+  if constexpr (std::is_same_v<T, float>) return _mm512_fmadd_ps(x, y, z);
+  else return _mm512_fmadd_pd(x, y, z);
 }
-inline batch<double, loom::core::LOOM_ISA_NS::arch> fma(batch<double, loom::core::LOOM_ISA_NS::arch> const& x,
-                                                        batch<double, loom::core::LOOM_ISA_NS::arch> const& y,
-                                                        batch<double, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
-  return _mm512_fmadd_pd(x, y, z);
+template <class T>
+loom_batch<T> fms(loom_batch<T> const& x, loom_batch<T> const& y, loom_batch<T> const& z) noexcept {
+  if constexpr (std::is_same_v<T, float>) return _mm512_fmsub_ps(x, y, z);
+  else return _mm512_fmsub_pd(x, y, z);
 }
-inline batch<float, loom::core::LOOM_ISA_NS::arch> fms(batch<float, loom::core::LOOM_ISA_NS::arch> const& x,
-                                                       batch<float, loom::core::LOOM_ISA_NS::arch> const& y,
-                                                       batch<float, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
-  return _mm512_fmsub_ps(x, y, z);
+template <class T>
+loom_batch<T> fnma(loom_batch<T> const& x, loom_batch<T> const& y, loom_batch<T> const& z) noexcept {
+  if constexpr (std::is_same_v<T, float>) return _mm512_fnmadd_ps(x, y, z);
+  else return _mm512_fnmadd_pd(x, y, z);
 }
-inline batch<double, loom::core::LOOM_ISA_NS::arch> fms(batch<double, loom::core::LOOM_ISA_NS::arch> const& x,
-                                                        batch<double, loom::core::LOOM_ISA_NS::arch> const& y,
-                                                        batch<double, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
-  return _mm512_fmsub_pd(x, y, z);
-}
-inline batch<float, loom::core::LOOM_ISA_NS::arch> fnma(batch<float, loom::core::LOOM_ISA_NS::arch> const& x,
-                                                        batch<float, loom::core::LOOM_ISA_NS::arch> const& y,
-                                                        batch<float, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
-  return _mm512_fnmadd_ps(x, y, z);
-}
-inline batch<double, loom::core::LOOM_ISA_NS::arch> fnma(batch<double, loom::core::LOOM_ISA_NS::arch> const& x,
-                                                         batch<double, loom::core::LOOM_ISA_NS::arch> const& y,
-                                                         batch<double, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
-  return _mm512_fnmadd_pd(x, y, z);
-}
-inline batch<float, loom::core::LOOM_ISA_NS::arch> fnms(batch<float, loom::core::LOOM_ISA_NS::arch> const& x,
-                                                        batch<float, loom::core::LOOM_ISA_NS::arch> const& y,
-                                                        batch<float, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
-  return _mm512_fnmsub_ps(x, y, z);
-}
-inline batch<double, loom::core::LOOM_ISA_NS::arch> fnms(batch<double, loom::core::LOOM_ISA_NS::arch> const& x,
-                                                         batch<double, loom::core::LOOM_ISA_NS::arch> const& y,
-                                                         batch<double, loom::core::LOOM_ISA_NS::arch> const& z) noexcept {
-  return _mm512_fnmsub_pd(x, y, z);
+template <class T>
+loom_batch<T> fnms(loom_batch<T> const& x, loom_batch<T> const& y, loom_batch<T> const& z) noexcept {
+  if constexpr (std::is_same_v<T, float>) return _mm512_fnmsub_ps(x, y, z);
+  else return _mm512_fnmsub_pd(x, y, z);
 }
 }  // namespace xsimd
 #endif
@@ -96,24 +80,6 @@ inline constexpr int registers = 32;
 #else
 inline constexpr int registers = 16;
 #endif
-
-/// a·b + c rounded once, with the ISA's FMA instruction; the baseline (no FMA) rounds a·b first.
-template <class T>
-inline batch<T> fmadd(const batch<T>& a, const batch<T>& b, const batch<T>& c) {
-#if XSIMD_WITH_AVX512F
-  if constexpr (std::is_same_v<T, float>)
-    return _mm512_fmadd_ps(a, b, c);
-  else
-    return _mm512_fmadd_pd(a, b, c);
-#elif XSIMD_WITH_FMA3_AVX2
-  if constexpr (std::is_same_v<T, float>)
-    return _mm256_fmadd_ps(a, b, c);
-  else
-    return _mm256_fmadd_pd(a, b, c);
-#else
-  return a * b + c;
-#endif
-}
 
 /// The last levels of a virtual-lane reduction: folds the lanes of one register pairwise, lane j
 /// with lane j + W/2, then with j + W/4, … down to lane 0, with `Op` (Sum or Max below) at every

@@ -103,8 +103,8 @@ template <class T, int M>
 #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       const B ai(ak[i * a_rs]);
-      c0[i] = fmadd(ai, b0, c0[i]);
-      c1[i] = fmadd(ai, b1, c1[i]);
+      c0[i] = xsimd::fma(ai, b0, c0[i]);
+      c1[i] = xsimd::fma(ai, b1, c1[i]);
     }
   }
 #pragma GCC unroll 16

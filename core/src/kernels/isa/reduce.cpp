@@ -55,11 +55,11 @@ T row_dot(const T* a, const T* b, std::int64_t n) {
   std::int64_t i = 0;
   for (; i + L <= n; i += L)
     for (int r = 0; r < R; ++r)
-      acc[r] = fmadd(B::load_unaligned(a + i + r * W), B::load_unaligned(b + i + r * W), acc[r]);
+      acc[r] = xsimd::fma(B::load_unaligned(a + i + r * W), B::load_unaligned(b + i + r * W), acc[r]);
   if (i < n)
     for (int r = 0; r < R; ++r) {
       const std::int64_t at = i + r * W, c = n - at;
-      acc[r] = fmadd(load_at(a, at, c, T(0)), load_at(b, at, c, T(0)), acc[r]);
+      acc[r] = xsimd::fma(load_at(a, at, c, T(0)), load_at(b, at, c, T(0)), acc[r]);
     }
   return fold_lanes<T, R, Sum>(acc);
 }
@@ -154,8 +154,6 @@ template <class T>
 void fill(isa::Kernels<T>& k) {
   k.row_sum = &row_sum<T>;
   k.row_dot = &row_dot<T>;
-  k.row_max = &row_max<T>;
-  k.exp_shifted = &exp_shifted<T>;
   k.add_row = &add_row<T>;
   k.max_row = &max_row<T>;
   k.sum_rows = &sum_rows<T>;
