@@ -80,59 +80,85 @@ void pack_a_panel(const T* a, std::int64_t lda, bool trans_a, std::int64_t k0, s
   }
 }
 
-/// The micro-kernel: tile[M][NR] = Σ_k a(i, k) · bpanel[k][:], one fused multiply-add chain per
-/// element in increasing k. `a(i, k) = a[i·a_rs + k·a_cs]`, so packed panels (a_rs = 1,
-/// a_cs = MR) and raw rows of A (either transpose) share the code and the arithmetic.
-template <class T, int M>
+/// The micro-kernel: tile[M][G·NR] = Σ_k a(i, k) · [bpanel_0 … bpanel_{G−1}][k][:], one fused
+/// multiply-add chain per element in increasing k. `a(i, k) = a[i·a_rs + k·a_cs]`, so packed panels
+/// (a_rs = 1, a_cs = MR) and raw rows of A (either transpose) share the code and the arithmetic.
+/// Panel g starts at b + g·b_stride. G > 1 serves products with a few rows (an RNN step at batch 1):
+/// one panel gives them too few independent chains to hide the multiply-add latency.
+template <class T, int M, int G = 1>
 [[gnu::always_inline]] inline void micro_kernel(std::int64_t kc, const T* a, std::int64_t a_rs, std::int64_t a_cs,
-                                                const T* b, T* tile) {
+                                                const T* b, std::int64_t b_stride, T* tile) {
   using B = batch<T>;
   constexpr int W = width<T>;
   constexpr int NR = Blocking<T>::NR;
-  B c0[M], c1[M];
+  B c[G][M][2];
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g)
 #pragma GCC unroll 16
-  for (int i = 0; i < M; ++i) {
-    c0[i] = B(T(0));
-    c1[i] = B(T(0));
-  }
+    for (int i = 0; i < M; ++i) c[g][i][0] = c[g][i][1] = B(T(0));
 #pragma GCC unroll 2
   for (std::int64_t k = 0; k < kc; ++k) {
-    const B b0 = B::load_aligned(b + k * NR);
-    const B b1 = B::load_aligned(b + k * NR + W);
     const T* ak = a + k * a_cs;
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) {
+      const B b0 = B::load_aligned(b + g * b_stride + k * NR);
+      const B b1 = B::load_aligned(b + g * b_stride + k * NR + W);
 #pragma GCC unroll 16
-    for (int i = 0; i < M; ++i) {
-      const B ai(ak[i * a_rs]);
-      c0[i] = xsimd::fma(ai, b0, c0[i]);
-      c1[i] = xsimd::fma(ai, b1, c1[i]);
+      for (int i = 0; i < M; ++i) {
+        const B ai(ak[i * a_rs]);
+        c[g][i][0] = xsimd::fma(ai, b0, c[g][i][0]);
+        c[g][i][1] = xsimd::fma(ai, b1, c[g][i][1]);
+      }
     }
   }
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g)
 #pragma GCC unroll 16
-  for (int i = 0; i < M; ++i) {
-    c0[i].store_aligned(tile + i * NR);
-    c1[i].store_aligned(tile + i * NR + W);
-  }
+    for (int i = 0; i < M; ++i) {
+      c[g][i][0].store_aligned(tile + i * G * NR + g * NR);
+      c[g][i][1].store_aligned(tile + i * G * NR + g * NR + W);
+    }
 }
 
-// Micro-kernel on raw (unpacked) rows of A for a row count m < MR known only at run time.
+/// Panels a few-row tile takes at once: enough chains in flight, within the register file.
+template <class T, int M>
+constexpr int group_of() {
+  return M * 2 * 4 <= registers - 4 ? 4 : M * 2 * 2 <= registers - 4 ? 2 : 1;
+}
+
+// Micro-kernel on raw (unpacked) rows of A for a row count m < MR known only at run time, over
+// `groups` consecutive panels (1 or group_of<T, M>()).
 template <class T, int M = 1>
-void raw_kernel(int m, std::int64_t kc, const T* a, std::int64_t a_rs, std::int64_t a_cs, const T* b, T* tile) {
+void raw_kernel(int m, int groups, std::int64_t kc, const T* a, std::int64_t a_rs, std::int64_t a_cs, const T* b,
+                std::int64_t b_stride, T* tile) {
   if constexpr (M < Blocking<T>::MR) {
-    if (m == M) return micro_kernel<T, M>(kc, a, a_rs, a_cs, b, tile);
-    return raw_kernel<T, M + 1>(m, kc, a, a_rs, a_cs, b, tile);
-  } else {
-    micro_kernel<T, M>(kc, a, a_rs, a_cs, b, tile);
+    if (m != M) return raw_kernel<T, M + 1>(m, groups, kc, a, a_rs, a_cs, b, b_stride, tile);
   }
+  constexpr int G = group_of<T, M>();
+  if constexpr (G > 1) {
+    if (groups == G) return micro_kernel<T, M, G>(kc, a, a_rs, a_cs, b, b_stride, tile);
+  }
+  micro_kernel<T, M>(kc, a, a_rs, a_cs, b, b_stride, tile);
+}
+
+template <class T>
+int raw_group(int m) {
+  return [&]<int... M>(std::integer_sequence<int, M...>) {
+    int g = 1;
+    ((m == M + 1 ? (g = group_of<T, M + 1>()) : 0), ...);
+    return g;
+  }(std::make_integer_sequence<int, Blocking<T>::MR>{});
 }
 
 /// C[m×n] ← first k-block: alpha·tile + beta·C (C not read when beta == 0); later blocks:
 /// C + alpha·tile. Scalar, and with contraction off, so each ISA rounds the same operations.
+/// `ts` is the tile's row stride.
 template <class T>
-void update_c(T* c, std::int64_t ldc, const T* tile, std::int64_t m, std::int64_t n, T alpha, T beta, bool first) {
-  constexpr int NR = Blocking<T>::NR;
+void update_c(T* c, std::int64_t ldc, const T* tile, std::int64_t ts, std::int64_t m, std::int64_t n, T alpha, T beta,
+              bool first) {
   for (std::int64_t i = 0; i < m; ++i) {
     T* ci = c + i * ldc;
-    const T* ti = tile + i * NR;
+    const T* ti = tile + i * ts;
     if (!first) {
       for (std::int64_t j = 0; j < n; ++j) ci[j] = ci[j] + alpha * ti[j];
     } else if (beta == T(0)) {
@@ -172,8 +198,7 @@ void pack_a(const T* a, std::int64_t lda, bool trans_a, std::int64_t m, std::int
 template <class T>
 void gemm_tiles(const isa::GemmCall<T>& g, std::int64_t t0, std::int64_t t1, T* b_block) {
   using Bk = Blocking<T>;
-  alignas(64) T tile[Bk::MR * Bk::NR];
-  const bool packed_a = g.packed_a != nullptr;
+  alignas(64) T tile[Bk::MR * Bk::NR * 4];  // MR × NR, or a few rows × 4 panels
   const std::int64_t a_rs = g.trans_a ? 1 : g.lda, a_cs = g.trans_a ? g.lda : 1;
   const std::int64_t mpad = round_up(g.m, Bk::MR), npad = round_up(g.n, Bk::NR);
   const std::int64_t kblocks = (g.k + Bk::KC - 1) / Bk::KC;
@@ -185,21 +210,26 @@ void gemm_tiles(const isa::GemmCall<T>& g, std::int64_t t0, std::int64_t t1, T* 
       if (!g.packed_b)
         for (std::int64_t jr = 0; jr < nc; jr += Bk::NR)
           pack_b_panel(g.raw_b, g.ldb, g.trans_b, p * Bk::KC, kcb, jc + jr, g.n, b_block + jr * kcb);
+      // Consecutive panels lie kcb·NR apart in both layouts.
+      const std::int64_t b_stride = kcb * Bk::NR;
       for (std::int64_t ir = 0; ir < mc; ir += Bk::MR) {
-        const std::int64_t mr = std::min<std::int64_t>(Bk::MR, mc - ir);
-        const T* a_panel = packed_a ? g.packed_a + panel_offset(p, Bk::KC, mpad, (ic + ir) / Bk::MR, kcb, Bk::MR)
-                                    : g.a + (ic + ir) * a_rs + p * Bk::KC * a_cs;
-        for (std::int64_t jr = 0; jr < nc; jr += Bk::NR) {
-          const std::int64_t nr = std::min<std::int64_t>(Bk::NR, nc - jr);
+        const int mr = static_cast<int>(std::min<std::int64_t>(Bk::MR, mc - ir));
+        const T* a_panel = g.packed_a ? g.packed_a + panel_offset(p, Bk::KC, mpad, (ic + ir) / Bk::MR, kcb, Bk::MR)
+                                      : g.a + (ic + ir) * a_rs + p * Bk::KC * a_cs;
+        const int group = mr == Bk::MR ? 1 : raw_group<T>(mr);
+        for (std::int64_t jr = 0; jr < nc;) {
           const T* b_panel = g.packed_b ? g.packed_b + panel_offset(p, Bk::KC, npad, (jc + jr) / Bk::NR, kcb, Bk::NR)
                                         : b_block + jr * kcb;
-          if (packed_a && mr == Bk::MR)
-            micro_kernel<T, Bk::MR>(kcb, a_panel, 1, Bk::MR, b_panel, tile);
-          else if (packed_a)
-            raw_kernel<T>(static_cast<int>(mr), kcb, a_panel, 1, Bk::MR, b_panel, tile);
+          const int panels = nc - jr >= group * Bk::NR ? group : 1;
+          if (g.packed_a && mr == Bk::MR)
+            micro_kernel<T, Bk::MR>(kcb, a_panel, 1, Bk::MR, b_panel, b_stride, tile);
+          else if (g.packed_a)
+            raw_kernel<T>(mr, panels, kcb, a_panel, 1, Bk::MR, b_panel, b_stride, tile);
           else
-            raw_kernel<T>(static_cast<int>(mr), kcb, a_panel, a_rs, a_cs, b_panel, tile);
-          update_c(g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, tile, mr, nr, g.alpha, g.beta, p == 0);
+            raw_kernel<T>(mr, panels, kcb, a_panel, a_rs, a_cs, b_panel, b_stride, tile);
+          const std::int64_t width = std::min<std::int64_t>(panels * Bk::NR, nc - jr);
+          update_c(g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, tile, panels * Bk::NR, mr, width, g.alpha, g.beta, p == 0);
+          jr += panels * Bk::NR;
         }
       }
     }
