@@ -63,7 +63,8 @@ class FusedNode final : public NodeBase {
       inputs_[i].row_stride = k.layout[i].row_stride;
       inputs_[i].scalar = k.layout[i].scalar;
     }
-    forward_ = core::fused_forward(k.program, k.rows, k.cols, inputs_, for_backward_);
+    forward_.resize(k.program.outputs.size() + (for_backward_ ? k.program.saved.size() : 0));
+    core::fused_forward_into(k.program, k.rows, k.cols, inputs_, for_backward_, forward_);
     for (std::size_t j = 0; j < out.size(); ++j) values[static_cast<std::size_t>(out[j])] = forward_[j];
     // Keep what the reverse pass reads, as the per-op nodes would: the inputs it reads, the outputs
     // and the saved registers. The others are dropped (their shapes stay in the kernel's layout).
@@ -75,8 +76,8 @@ class FusedNode final : public NodeBase {
     const Kernel& k = *kernel_;
     LOOM_CHECK(for_backward_, StateError, "rnn: a fused step kernel that ran without a tape has no saved values.");
     Grads g(store, in.data(), in.size());
-    std::vector<Tensor> d_out(out.size()), d_in(in.size());
-    std::vector<std::uint8_t> in_place(in.size(), 0);
+    Small<Tensor> d_out(out.size()), d_in(in.size());
+    Small<std::uint8_t> in_place(in.size(), 0);
     for (std::size_t j = 0; j < out.size(); ++j) d_out[j] = store.grad[static_cast<std::size_t>(out[j])];
     for (std::size_t i = 0; i < in.size(); ++i) {
       if (!g.needed(i)) continue;
@@ -98,10 +99,13 @@ class FusedNode final : public NodeBase {
   }
 
  private:
+  // Vectors made at every recorded step come from the block cache, as the node itself does.
+  template <class T>
+  using Small = std::vector<T, loom::detail::CachedAllocator<T>>;
   std::shared_ptr<const Kernel> kernel_;
   bool for_backward_ = false;
-  std::vector<core::FusedInput> inputs_;  // this step's inputs (only those backward reads are kept)
-  std::vector<Tensor> forward_;           // this step's outputs and saved registers
+  Small<core::FusedInput> inputs_;  // this step's inputs (only those backward reads are kept)
+  Small<Tensor> forward_;           // this step's outputs and saved registers
 };
 
 bool fusable(const NodeBase& node, const StepGraph& g) {

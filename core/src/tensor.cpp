@@ -31,8 +31,11 @@ constexpr std::size_t kMinBlock = 64;
 constexpr std::size_t kClasses = 31;                  // 64 B … 64 GiB
 constexpr std::size_t kMaxCachedBytes = 256u << 20;   // per thread
 
+// How many free blocks of a class a thread keeps. The smallest classes hold the Storage objects
+// and their control blocks, one per tensor: a recorded RNN call keeps a few per step alive until its
+// backward, so thousands of them come and go together, and a short list sent most back to malloc.
 std::size_t class_limit(std::size_t block) {
-  return block <= (64u << 10) ? 256 : block <= (4u << 20) ? 16 : 4;
+  return block <= 256 ? 8192 : block <= (64u << 10) ? 256 : block <= (4u << 20) ? 16 : 4;
 }
 
 struct BlockCache {
@@ -132,21 +135,10 @@ detail::Storage::~Storage() {
   release(data, std::max<std::size_t>(nbytes, 1));
 }
 
-namespace {
+void* detail::cached_allocate(std::size_t bytes) { return allocate(std::max<std::size_t>(bytes, 1)); }
+void detail::cached_release(void* p, std::size_t bytes) noexcept { release(p, std::max<std::size_t>(bytes, 1)); }
 
-// The shared_ptr control block of a Storage (one per tensor) comes from the same per-thread block
-// cache as the data: glibc's malloc for it was a sixth of a small RNN's training step.
-template <class T>
-struct CachedAllocator {
-  using value_type = T;
-  CachedAllocator() = default;
-  template <class U>
-  CachedAllocator(const CachedAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) { return static_cast<T*>(loom::allocate(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t n) noexcept { release(p, n * sizeof(T)); }
-  template <class U>
-  bool operator==(const CachedAllocator<U>&) const noexcept { return true; }
-};
+namespace {
 
 template <class Fn>
 decltype(auto) visit_dtype(DType d, Fn&& fn) {
@@ -160,6 +152,8 @@ decltype(auto) visit_dtype(DType d, Fn&& fn) {
 
 }  // namespace
 
+// The shared_ptr control block of a Storage (one per tensor) comes from the block cache too: glibc's
+// malloc for it was a sixth of a small RNN's training step.
 std::shared_ptr<detail::Storage> detail::carved_storage(void* data, std::size_t bytes,
                                                         std::shared_ptr<const Storage> block) {
   return std::allocate_shared<Storage>(CachedAllocator<Storage>{}, data, bytes, std::move(block));

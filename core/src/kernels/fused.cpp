@@ -4,6 +4,7 @@
 #include "loom/core/fused.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "../dispatch.hpp"
 #include "../parallel.hpp"
@@ -14,45 +15,77 @@ namespace {
 
 constexpr std::int64_t kGrainElements = 2048;  // domain elements per parallel chunk of rows (~15 µs of LSTM gates)
 
+bool binary_op(EwOp op) { return op == EwOp::add || op == EwOp::sub || op == EwOp::mul || op == EwOp::div; }
+
+// The structural checks of finish(), for a program of `inputs` inputs.
+void check_structure(const FusedProgram& p, std::size_t inputs) {
+  for (std::size_t i = 0; i < p.code.size(); ++i) {
+    const FusedInstr& ins = p.code[i];
+    LOOM_CHECK(static_cast<int>(ins.op) <= static_cast<int>(EwOp::log), ValueError, "fused: instruction ", i,
+               " has the unknown op ", static_cast<int>(ins.op), ".");
+    if (ins.op == EwOp::input) {
+      LOOM_CHECK(ins.input >= 0 && static_cast<std::size_t>(ins.input) < inputs, ValueError, "fused: instruction ", i,
+                 " reads input ", ins.input, " of ", inputs, ".");
+      LOOM_CHECK(ins.offset >= 0, ValueError, "fused: instruction ", i, " reads at the negative offset ", ins.offset,
+                 ".");
+      continue;
+    }
+    const auto before = static_cast<std::int32_t>(i);
+    LOOM_CHECK(ins.a >= 0 && ins.a < before && (!binary_op(ins.op) || (ins.b >= 0 && ins.b < before)), ValueError,
+               "fused: instruction ", i, " reads a register that is not computed before it.");
+  }
+  for (std::int32_t o : p.outputs)
+    LOOM_CHECK(o >= 0 && static_cast<std::size_t>(o) < p.code.size(), ValueError, "fused: register ", o,
+               " does not exist.");
+}
+
+// Whether the program is still the one finish() analysed (scalars compared by their bits).
+bool unchanged(const FusedProgram& p) {
+  if (p.code.size() != p.finished_code.size() || p.outputs != p.finished_outputs) return false;
+  for (std::size_t i = 0; i < p.code.size(); ++i) {
+    const FusedInstr &x = p.code[i], &y = p.finished_code[i];
+    if (x.op != y.op || x.a != y.a || x.b != y.b || x.input != y.input || x.offset != y.offset ||
+        std::memcmp(&x.scalar, &y.scalar, sizeof x.scalar) != 0)
+      return false;
+  }
+  return true;
+}
+
 // The dtype of the inputs; with `backward`, inputs that the reverse pass does not read may be undefined.
-DType check(const FusedProgram& p, std::int64_t rows, std::int64_t cols, const std::vector<FusedInput>& in,
-            const std::vector<Tensor>* forward) {
+// The program's structure was checked by finish(); this checks what a call brings.
+DType check(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+            const std::span<const Tensor>* forward) {
   const bool backward = forward != nullptr;
   LOOM_CHECK(rows >= 0 && cols >= 0, ValueError, "fused: the domain must have non-negative extents; got (", rows, ", ",
              cols, ").");
   LOOM_CHECK(!in.empty(), ValueError, "fused: a program needs at least one input.");
-  LOOM_CHECK(p.reads_input.size() == in.size(), ValueError, "fused: the program was finished for ",
-             p.reads_input.size(), " inputs; got ", in.size(), ".");
+  LOOM_CHECK(p.reads_input.size() == in.size() && p.input_offset.size() == in.size(), ValueError,
+             "fused: the program was finished for ", p.reads_input.size(), " inputs; got ", in.size(), ".");
+  if (!unchanged(p)) {
+    check_structure(p, in.size());
+    LOOM_CHECK(false, ValueError, "fused: the program changed after finish(); finish it again before running it.");
+  }
   const Tensor* first = nullptr;
   for (std::size_t i = 0; i < in.size(); ++i) {
-    if (backward && !p.reads_input[i] && !in[i].tensor.defined()) continue;
-    detail::check_defined("fused", "an input", in[i].tensor);
-    if (!first) first = &in[i].tensor;
-    detail::check_same_dtype("fused", *first, in[i].tensor);
-  }
-  for (std::size_t i = 0; i < p.code.size(); ++i) {
-    const FusedInstr& ins = p.code[i];
-    const auto before = static_cast<std::int32_t>(i);
-    if (ins.op == EwOp::input) {
-      LOOM_CHECK(ins.input >= 0 && static_cast<std::size_t>(ins.input) < in.size(), ValueError, "fused: instruction ", i,
-                 " reads input ", ins.input, " of ", in.size(), ".");
-      const FusedInput& x = in[static_cast<std::size_t>(ins.input)];
-      if (!x.tensor.defined()) continue;  // not read by the reverse pass (checked above)
-      const std::int64_t n = x.tensor.numel();
-      const std::int64_t last = x.scalar ? 0 : (rows > 0 ? (rows - 1) * x.row_stride : 0) + ins.offset + cols - 1;
-      LOOM_CHECK(x.scalar ? n == 1 : (ins.offset >= 0 && x.row_stride >= 0 && (rows * cols == 0 || last < n)), ValueError,
-                 "fused: input ", ins.input, " (", n, " elements) cannot hold element ", last, " that instruction ", i,
-                 " reads.");
+    const FusedInput& x = in[i];
+    if (backward && !p.reads_input[i] && !x.tensor.defined()) continue;
+    detail::check_defined("fused", "an input", x.tensor);
+    if (!first) first = &x.tensor;
+    detail::check_same_dtype("fused", *first, x.tensor);
+    const std::int64_t offset = p.input_offset[i];
+    if (offset < 0 || rows * cols == 0) continue;  // not read
+    const std::int64_t n = x.tensor.numel();
+    if (x.scalar) {
+      LOOM_CHECK(n == 1, ValueError, "fused: the scalar input ", i, " has ", n, " elements.");
       continue;
     }
-    const bool binary = ins.op == EwOp::add || ins.op == EwOp::sub || ins.op == EwOp::mul || ins.op == EwOp::div;
-    LOOM_CHECK(ins.a >= 0 && ins.a < before && (!binary || (ins.b >= 0 && ins.b < before)), ValueError,
-               "fused: instruction ", i, " reads a register that is not computed before it.");
+    std::int64_t last = 0;
+    const bool fits = x.row_stride >= 0 && !__builtin_mul_overflow(rows - 1, x.row_stride, &last) &&
+                      !__builtin_add_overflow(last, offset + cols - 1, &last) && last < n;
+    LOOM_CHECK(fits, ValueError, "fused: input ", i, " (", n, " elements, row stride ", x.row_stride,
+               ") cannot hold the elements a (", rows, ", ", cols, ") domain reads from it at column offset ", offset,
+               ".");
   }
-  for (const auto* regs : {&p.outputs, &p.saved})
-    for (std::int32_t o : *regs)
-      LOOM_CHECK(o >= 0 && static_cast<std::size_t>(o) < p.code.size(), ValueError, "fused: register ", o,
-                 " does not exist.");
   if (!first && backward && !forward->empty() && forward->front().defined()) return forward->front().dtype();
   LOOM_CHECK(first != nullptr, ValueError, "fused: every input is undefined.");
   return first->dtype();
@@ -63,6 +96,7 @@ std::int64_t grain_rows(std::int64_t cols) { return std::max<std::int64_t>(1, kG
 }  // namespace
 
 void FusedProgram::finish(std::size_t inputs) {
+  check_structure(*this, inputs);
   std::vector<std::uint8_t> read(code.size(), 0), is_output(code.size(), 0);
   for (std::size_t i = 0; i < code.size(); ++i) {
     const FusedInstr& ins = code[i];
@@ -96,6 +130,14 @@ void FusedProgram::finish(std::size_t inputs) {
       saved.push_back(static_cast<std::int32_t>(i));
     }
   }
+  input_offset.assign(inputs, -1);
+  for (const FusedInstr& ins : code)
+    if (ins.op == EwOp::input) {
+      std::int64_t& o = input_offset[static_cast<std::size_t>(ins.input)];
+      o = std::max(o, ins.offset);
+    }
+  finished_code = code;
+  finished_outputs = outputs;
 }
 
 namespace {
@@ -109,7 +151,7 @@ struct CallScratch {
   std::vector<std::pair<std::size_t, const T*>> kept;
 
   // A call of `p` over `cols` columns that reads the inputs `in` (laid out here).
-  isa::FusedCall<T> bind(const FusedProgram& p, std::int64_t cols, const std::vector<FusedInput>& in) {
+  isa::FusedCall<T> bind(const FusedProgram& p, std::int64_t cols, std::span<const FusedInput> in) {
     args.clear();
     data.clear();
     for (const FusedInput& x : in) {
@@ -126,12 +168,13 @@ struct CallScratch {
 };
 }  // namespace
 
-std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
-                                  const std::vector<FusedInput>& in, bool for_backward) {
+void fused_forward_into(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                        bool for_backward, std::span<Tensor> out) {
   const DType dtype = check(p, rows, cols, in, nullptr);
-  std::vector<Tensor> out;
   const std::size_t saved = for_backward ? p.saved.size() : 0;
-  for (std::size_t k = 0; k < p.outputs.size() + saved; ++k) out.push_back(Tensor::empty({rows, cols}, dtype));
+  LOOM_CHECK(out.size() == p.outputs.size() + saved, ValueError, "fused_forward: expected room for ",
+             p.outputs.size() + saved, " results; got ", out.size(), ".");
+  for (Tensor& t : out) t = Tensor::empty({rows, cols}, dtype);
   detail::dispatch_float(dtype, "fused", [&](auto tag) {
     using T = decltype(tag);
     thread_local CallScratch<T> scratch;
@@ -147,11 +190,17 @@ std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std:
     const auto run = isa::get<T>().fused_forward;
     detail::parallel_chunks(rows, grain_rows(cols), [&](std::int64_t r0, std::int64_t r1) { run(call, r0, r1); });
   });
+}
+
+std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
+                                  const std::vector<FusedInput>& in, bool for_backward) {
+  std::vector<Tensor> out(p.outputs.size() + (for_backward ? p.saved.size() : 0));
+  fused_forward_into(p, rows, cols, in, for_backward, out);
   return out;
 }
 
-void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols, const std::vector<FusedInput>& in,
-                    const std::vector<Tensor>& forward, const std::vector<Tensor>& d_out, std::vector<Tensor>& d_in) {
+void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                    std::span<const Tensor> forward, std::span<const Tensor> d_out, std::span<Tensor> d_in) {
   const DType dtype = check(p, rows, cols, in, &forward);
   LOOM_CHECK(d_out.size() == p.outputs.size() && d_in.size() == in.size(), ValueError,
              "fused_backward: expected ", p.outputs.size(), " output gradients and ", in.size(),

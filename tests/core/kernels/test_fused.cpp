@@ -146,7 +146,35 @@ TEST_CASE("fused: refuses programs that read outside their inputs or mix dtypes"
   bad.code.back().a = static_cast<std::int32_t>(bad.code.size());  // reads a later register
   CHECK_THROWS_AS(core::fused_forward(bad, 2, 4, lstm_inputs(z, b, c)), ValueError);
   const std::vector<Tensor> fwd = core::fused_forward(prog.p, 2, 4, lstm_inputs(z, b, c));
+  std::vector<Tensor> room(1);
+  CHECK_THROWS_AS(core::fused_forward_into(prog.p, 2, 4, lstm_inputs(z, b, c), true, room), ValueError);
   std::vector<Tensor> d_in(3);
   CHECK_THROWS_AS(core::fused_backward(prog.p, 2, 4, lstm_inputs(z, b, c), {fwd[0]}, {Tensor(), Tensor()}, d_in),
                   ValueError);  // forward results missing
+}
+
+TEST_CASE("fused: finish() refuses malformed programs, and a run refuses one changed after it", "[core][fused][errors]") {
+  const LstmProgram prog(4);
+  auto refused_by_finish = [&](auto&& spoil, const char* what) {
+    FusedProgram bad = prog.p;
+    spoil(bad);
+    CHECK_THROWS_WITH(bad.finish(3), Catch::Contains(what));
+  };
+  refused_by_finish([](FusedProgram& q) { q.code.back().a = static_cast<std::int32_t>(q.code.size()); },
+                    "not computed before it");
+  refused_by_finish([](FusedProgram& q) { q.code.front().input = 3; }, "reads input 3 of 3");
+  refused_by_finish([](FusedProgram& q) { q.code.front().offset = -1; }, "negative offset");
+  refused_by_finish([](FusedProgram& q) { q.code.back().op = static_cast<core::EwOp>(200); }, "unknown op 200");
+  refused_by_finish([](FusedProgram& q) { q.outputs.push_back(1000); }, "register 1000 does not exist");
+
+  // Still well formed, but its analysis (saved registers, inputs read back) is stale until finished again.
+  const Tensor z = random64({2, 16}, 1), b = random64({16}, 2), c = random64({2, 4}, 3);
+  FusedProgram changed = prog.p;
+  std::swap(changed.outputs.front(), changed.outputs.back());
+  CHECK_THROWS_WITH(core::fused_forward(changed, 2, 4, lstm_inputs(z, b, c)), Catch::Contains("changed after finish()"));
+  changed.finish(3);
+  const std::vector<Tensor> swapped = core::fused_forward(changed, 2, 4, lstm_inputs(z, b, c));
+  const std::vector<Tensor> plain = core::fused_forward(prog.p, 2, 4, lstm_inputs(z, b, c));
+  CHECK(loom::testing::bitwise_equal(swapped[0], plain[1]));  // outputs (h', c') became (c', h')
+  CHECK(loom::testing::bitwise_equal(swapped[1], plain[0]));
 }

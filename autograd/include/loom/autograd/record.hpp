@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "loom/autograd/tape.hpp"
+#include "loom/core/arena.hpp"
 #include "loom/core/fused.hpp"
 #include "loom/autograd/var.hpp"
 #include "loom/core/export.hpp"
@@ -79,6 +80,9 @@ struct OpInfo {
 class NodeBase {
  public:
   virtual ~NodeBase() = default;
+  // Nodes come from the block cache: the RNN loop copies its step ops at every recorded step.
+  static void* operator new(std::size_t bytes) { return cached_allocate(bytes); }
+  static void operator delete(void* p, std::size_t bytes) noexcept { cached_release(p, bytes); }
   virtual const char* name() const noexcept = 0;
   virtual void backward(GradStore& store) const = 0;
   virtual void replay(std::vector<Tensor>& values) = 0;

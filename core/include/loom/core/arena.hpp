@@ -147,5 +147,25 @@ core::StorageSource* active_storage_source() noexcept;
 std::shared_ptr<Storage> carved_storage(void* data, std::size_t bytes, std::shared_ptr<const Storage> block);
 /// Storage of its own (an allocation).
 std::shared_ptr<Storage> plain_storage(std::size_t bytes);
+
+/// Memory from the calling thread's block cache, the one tensor storage comes from (64-byte
+/// aligned, any thread may release it). For objects made and dropped at every RNN step (node
+/// copies, their small vectors), which glibc's malloc serves slowly once its per-thread cache of a
+/// size runs dry. Not counted by memory_stats(), which counts tensor storage.
+void* cached_allocate(std::size_t bytes);
+void cached_release(void* p, std::size_t bytes) noexcept;
+
+/// A std allocator over cached_allocate.
+template <class T>
+struct CachedAllocator {
+  using value_type = T;
+  CachedAllocator() = default;
+  template <class U>
+  CachedAllocator(const CachedAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(cached_allocate(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t n) noexcept { cached_release(p, n * sizeof(T)); }
+  template <class U>
+  bool operator==(const CachedAllocator<U>&) const noexcept { return true; }
+};
 }  // namespace detail
 }  // namespace loom

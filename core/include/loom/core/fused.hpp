@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -69,12 +70,25 @@ struct FusedProgram {
   /// (outputs first, then `saved`), and the input instructions it reloads.
   std::vector<std::pair<std::int32_t, std::int32_t>> reload_forward;
   std::vector<std::int32_t> reload_input;
+  /// Set by finish(): per input, the largest column offset an instruction reads it at (−1: none).
+  std::vector<std::int64_t> input_offset;
+  /// Set by finish(): the code and outputs it checked and analysed. A run compares the program
+  /// with them (cheaper than checking it again at every RNN step) and refuses one that changed.
+  std::vector<FusedInstr> finished_code;
+  std::vector<std::int32_t> finished_outputs;
+  /// Checks the program for `inputs` inputs (ValueError: a register read before it is computed, an
+  /// input or register that does not exist, a negative offset, an unknown op), then works out the
+  /// fields above.
   void finish(std::size_t inputs);
 };
 
-/// Runs `p` (finished); returns one new (rows, cols) tensor per output, then, `for_backward`, one
-/// per saved register. Throws ValueError when an input cannot hold what the program reads from
-/// it, TypeError when the inputs' dtypes differ.
+/// Runs `p` (finished) into `out`: one new (rows, cols) tensor per output, then, `for_backward`, one
+/// per saved register (`out` has exactly that many elements). Throws ValueError when an input cannot
+/// hold what the program reads from it or the program changed after finish(), TypeError when the
+/// inputs' dtypes differ.
+void fused_forward_into(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                        bool for_backward, std::span<Tensor> out);
+/// fused_forward_into, returning the tensors.
 std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
                                   const std::vector<FusedInput>& in, bool for_backward = true);
 
@@ -83,8 +97,14 @@ std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std:
 /// `d_in[i]` (a tensor with input i's numel, at the positions read; undefined = not wanted), given
 /// the outputs' gradients `d_out` (undefined = zero). Inputs repeated over rows, or scalars, are
 /// summed over the rows in a fixed order.
-void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols, const std::vector<FusedInput>& in,
-                    const std::vector<Tensor>& forward, const std::vector<Tensor>& d_out, std::vector<Tensor>& d_in);
+void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                    std::span<const Tensor> forward, std::span<const Tensor> d_out, std::span<Tensor> d_in);
+inline void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
+                           const std::vector<FusedInput>& in, const std::vector<Tensor>& forward,
+                           const std::vector<Tensor>& d_out, std::vector<Tensor>& d_in) {
+  fused_backward(p, rows, cols, std::span<const FusedInput>(in), std::span<const Tensor>(forward),
+                 std::span<const Tensor>(d_out), std::span<Tensor>(d_in));
+}
 
 }  // namespace core
 }  // namespace loom
