@@ -358,14 +358,13 @@ Tensor Tensor::reshape(std::initializer_list<std::int64_t> dims) const {
     }
     ++axis;
   }
-  std::vector<std::int64_t> out(dims);
-  if (inferred >= 0) {
+  if (inferred >= 0)
     LOOM_CHECK(known > 0 && numel() % known == 0, ValueError, "Tensor.reshape: cannot reshape ",
                shape_, " (", numel(), " elements) into a shape with known extents product ", known,
                ".");
-    out[inferred] = numel() / known;
-  }
-  return reshape(Shape(out));
+  Shape out;  // built in place: matmul reshapes its operands at every RNN step
+  for (std::int64_t d : dims) out.push_back(d == -1 ? numel() / known : d);
+  return reshape(out);
 }
 
 Tensor Tensor::transpose() const {
