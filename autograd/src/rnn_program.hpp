@@ -43,10 +43,11 @@ struct Program {
   std::vector<Deferred> deferred;
   /// Invariant slots used as a matmul's right operand: packed once per call.
   std::vector<std::int32_t> weights;
-  /// Multiply-adds ×2 of the per-step products: below kSmallStep the steps run on one thread (their
-  /// kernels run inline anyway; a second thread only adds wake-ups), batched work keeps them all.
+  /// Multiply-adds ×2 of the per-step products: below kSmallStep (about a microsecond of work) the
+  /// steps run on one thread, where waking a second one would cost more than it saves; above it the
+  /// kernels split their work (GEMM from 2^17 multiply-adds, fused chains from 2048 elements).
   double step_flops = 0;
-  static constexpr double kSmallStep = 8e6;
+  static constexpr double kSmallStep = 1e5;
   bool small_steps() const { return step_flops < kSmallStep; }
   LoopStats stats;
 };
