@@ -29,18 +29,28 @@ class DeferredMatMulNode final : public NodeBase {
  public:
   const char* name() const noexcept override { return "matmul"; }
   OpInfo info() const override { return {OpKind::matmul, 0, x_.shape(), w_.shape()}; }
-  std::unique_ptr<NodeBase> clone() const override { return std::make_unique<DeferredMatMulNode>(*this); }
+  /// Copies run when a tape records and keep their operands for backward; the template itself runs
+  /// only without one (inference) and keeps nothing, so a step's states die when the next one ends.
+  std::unique_ptr<NodeBase> clone() const override {
+    auto copy = std::make_unique<DeferredMatMulNode>(*this);
+    copy->keeps_ = true;
+    return copy;
+  }
 
   void replay(std::vector<Tensor>& values) override {
-    x_ = values[static_cast<std::size_t>(in[0])];
-    w_ = values[static_cast<std::size_t>(in[1])];
-    values[static_cast<std::size_t>(out[0])] = core::matmul(x_, w_);
+    const Tensor& x = values[static_cast<std::size_t>(in[0])];
+    const Tensor& w = values[static_cast<std::size_t>(in[1])];
+    values[static_cast<std::size_t>(out[0])] = product(x, w);
+    if (keeps_) {
+      x_ = x;
+      w_ = w;
+    }
   }
 
   void backward(GradStore& store) const override {
     Grads g(store, in.data(), in.size());
     const Tensor& dz = store.grad[static_cast<std::size_t>(out[0])];
-    if (g.needed(0)) g.add(0, core::matmul_nt(dz, w_));
+    if (g.needed(0)) g.add(0, product(dz, w_, true));
     if (!g.needed(1)) return;
     if (!rows_) {
       g.add(1, core::matmul_tn(x_, dz));
@@ -52,6 +62,18 @@ class DeferredMatMulNode final : public NodeBase {
     if (dz.raw_data() != dz_rows.raw_data()) dz_rows.copy_(dz.reshape({rows_->rows, w_.shape(1)}));  // seeded in place
   }
 
+  // x·w (or x·wᵀ): straight into the panels packed for the call when x is a batch of rows (the usual
+  // step), which skips matmul's reshapes and lookups at every step; the arithmetic is the same.
+  static Tensor product(const Tensor& x, const Tensor& w, bool transposed = false) {
+    if (x.dimension() == 2 && x.dtype() == w.dtype())
+      if (const core::PackedB* packed = core::find_packed(w, transposed); packed && packed->k() == x.shape(1)) {
+        Tensor z = Tensor::empty({x.shape(0), packed->n()}, x.dtype());
+        core::gemm(x, false, *packed, z);
+        return z;
+      }
+    return transposed ? core::matmul_nt(x, w) : core::matmul(x, w);
+  }
+
   void bind(DeferredRows* rows, std::int64_t index) {
     rows_ = rows;
     index_ = index;
@@ -59,6 +81,7 @@ class DeferredMatMulNode final : public NodeBase {
 
  private:
   Tensor x_, w_;
+  bool keeps_ = false;
   DeferredRows* rows_ = nullptr;
   std::int64_t index_ = 0;
 };

@@ -38,7 +38,9 @@ struct Layout {
 class FusedNode final : public NodeBase {
  public:
   struct Kernel {
-    core::FusedProgram program;
+    explicit Kernel(core::FusedKernel k) : kernel(std::move(k)) {}
+    core::FusedKernel kernel;
+    const core::FusedProgram& program() const noexcept { return kernel.program(); }
     std::int64_t rows = 0, cols = 0;
     std::vector<Layout> layout;
     std::vector<Tensor> constants;  // values of untracked inputs
@@ -63,13 +65,18 @@ class FusedNode final : public NodeBase {
       inputs_[i].row_stride = k.layout[i].row_stride;
       inputs_[i].scalar = k.layout[i].scalar;
     }
-    forward_.resize(k.program.outputs.size() + (for_backward_ ? k.program.saved.size() : 0));
-    core::fused_forward_into(k.program, k.rows, k.cols, inputs_, for_backward_, forward_);
+    forward_.resize(k.program().outputs.size() + (for_backward_ ? k.program().saved.size() : 0));
+    core::fused_forward_into(k.kernel, k.rows, k.cols, inputs_, for_backward_, forward_);
     for (std::size_t j = 0; j < out.size(); ++j) values[static_cast<std::size_t>(out[j])] = forward_[j];
+    if (!for_backward_) {  // the template, run without a tape: keep nothing past the step
+      for (core::FusedInput& x : inputs_) x.tensor = Tensor();
+      for (Tensor& t : forward_) t = Tensor();
+      return;
+    }
     // Keep what the reverse pass reads, as the per-op nodes would: the inputs it reads, the outputs
     // and the saved registers. The others are dropped (their shapes stay in the kernel's layout).
     for (std::size_t i = 0; i < in.size(); ++i)
-      if (!k.program.reads_input[i]) inputs_[i].tensor = Tensor();
+      if (!k.program().reads_input[i]) inputs_[i].tensor = Tensor();
   }
 
   void backward(GradStore& store) const override {
@@ -93,7 +100,7 @@ class FusedNode final : public NodeBase {
         d_in[i] = Tensor::zeros(k.layout[i].shape, forward_.front().dtype());
       }
     }
-    core::fused_backward(k.program, k.rows, k.cols, inputs_, forward_, d_out, d_in);
+    core::fused_backward(k.kernel, k.rows, k.cols, inputs_, forward_, d_out, d_in);
     for (std::size_t i = 0; i < in.size(); ++i)
       if (d_in[i].defined() && !in_place[i]) g.add(i, d_in[i]);
   }
@@ -286,9 +293,7 @@ void fuse_step_ops(const StepGraph& g, Program& p) {
     RegionBuilder b(g, p.step, producer, in_region, domain[0], domain[1]);
     for (std::int32_t s : outputs) b.program.outputs.push_back(b.emit(s, 0));
     if (!b.ok()) continue;
-    b.program.finish(b.input_slots.size());
-    auto kernel = std::make_shared<FusedNode::Kernel>();
-    kernel->program = std::move(b.program);
+    auto kernel = std::make_shared<FusedNode::Kernel>(core::FusedKernel(std::move(b.program), b.input_slots.size()));
     kernel->rows = domain[0];
     kernel->cols = domain[1];
     kernel->layout = std::move(b.layout);

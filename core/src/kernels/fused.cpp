@@ -53,15 +53,16 @@ bool unchanged(const FusedProgram& p) {
 
 // The dtype of the inputs; with `backward`, inputs that the reverse pass does not read may be undefined.
 // The program's structure was checked by finish(); this checks what a call brings.
+// `verified`: the program is a FusedKernel's, unchanged since finish() by construction.
 DType check(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
-            const std::span<const Tensor>* forward) {
+            const std::span<const Tensor>* forward, bool verified) {
   const bool backward = forward != nullptr;
   LOOM_CHECK(rows >= 0 && cols >= 0, ValueError, "fused: the domain must have non-negative extents; got (", rows, ", ",
              cols, ").");
   LOOM_CHECK(!in.empty(), ValueError, "fused: a program needs at least one input.");
   LOOM_CHECK(p.reads_input.size() == in.size() && p.input_offset.size() == in.size(), ValueError,
              "fused: the program was finished for ", p.reads_input.size(), " inputs; got ", in.size(), ".");
-  if (!unchanged(p)) {
+  if (!verified && !unchanged(p)) {
     check_structure(p, in.size());
     LOOM_CHECK(false, ValueError, "fused: the program changed after finish(); finish it again before running it.");
   }
@@ -168,9 +169,10 @@ struct CallScratch {
 };
 }  // namespace
 
-void fused_forward_into(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
-                        bool for_backward, std::span<Tensor> out) {
-  const DType dtype = check(p, rows, cols, in, nullptr);
+namespace {
+void forward_impl(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                  bool for_backward, std::span<Tensor> out, bool verified) {
+  const DType dtype = check(p, rows, cols, in, nullptr, verified);
   const std::size_t saved = for_backward ? p.saved.size() : 0;
   LOOM_CHECK(out.size() == p.outputs.size() + saved, ValueError, "fused_forward: expected room for ",
              p.outputs.size() + saved, " results; got ", out.size(), ".");
@@ -192,6 +194,18 @@ void fused_forward_into(const FusedProgram& p, std::int64_t rows, std::int64_t c
   });
 }
 
+}  // namespace
+
+void fused_forward_into(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                        bool for_backward, std::span<Tensor> out) {
+  forward_impl(p, rows, cols, in, for_backward, out, false);
+}
+
+void fused_forward_into(const FusedKernel& k, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                        bool for_backward, std::span<Tensor> out) {
+  forward_impl(k.program(), rows, cols, in, for_backward, out, true);
+}
+
 std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
                                   const std::vector<FusedInput>& in, bool for_backward) {
   std::vector<Tensor> out(p.outputs.size() + (for_backward ? p.saved.size() : 0));
@@ -199,9 +213,11 @@ std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std:
   return out;
 }
 
-void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
-                    std::span<const Tensor> forward, std::span<const Tensor> d_out, std::span<Tensor> d_in) {
-  const DType dtype = check(p, rows, cols, in, &forward);
+namespace {
+void backward_impl(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                   std::span<const Tensor> forward, std::span<const Tensor> d_out, std::span<Tensor> d_in,
+                   bool verified) {
+  const DType dtype = check(p, rows, cols, in, &forward, verified);
   LOOM_CHECK(d_out.size() == p.outputs.size() && d_in.size() == in.size(), ValueError,
              "fused_backward: expected ", p.outputs.size(), " output gradients and ", in.size(),
              " input gradient slots; got ", d_out.size(), " and ", d_in.size(), ".");
@@ -276,5 +292,19 @@ void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
       }
   });
 }
+
+}  // namespace
+
+void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                    std::span<const Tensor> forward, std::span<const Tensor> d_out, std::span<Tensor> d_in) {
+  backward_impl(p, rows, cols, in, forward, d_out, d_in, false);
+}
+
+void fused_backward(const FusedKernel& k, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                    std::span<const Tensor> forward, std::span<const Tensor> d_out, std::span<Tensor> d_in) {
+  backward_impl(k.program(), rows, cols, in, forward, d_out, d_in, true);
+}
+
+FusedKernel::FusedKernel(FusedProgram program, std::size_t inputs) : p_(std::move(program)) { p_.finish(inputs); }
 
 }  // namespace loom::core

@@ -178,3 +178,31 @@ TEST_CASE("fused: finish() refuses malformed programs, and a run refuses one cha
   CHECK(loom::testing::bitwise_equal(swapped[0], plain[1]));  // outputs (h', c') became (c', h')
   CHECK(loom::testing::bitwise_equal(swapped[1], plain[0]));
 }
+
+TEST_CASE("fused: a FusedKernel runs its program as the program itself runs", "[core][fused]") {
+  const LstmProgram prog(4);
+  const Tensor z = random64({3, 16}, 1), b = random64({16}, 2), c = random64({3, 4}, 3);
+  const core::FusedKernel kernel(prog.p, 3);
+  std::vector<Tensor> got(prog.p.outputs.size() + prog.p.saved.size());
+  core::fused_forward_into(kernel, 3, 4, lstm_inputs(z, b, c), true, got);
+  const std::vector<Tensor> want = core::fused_forward(prog.p, 3, 4, lstm_inputs(z, b, c));
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(loom::testing::bitwise_equal(got[i], want[i]));
+
+  const Tensor dh = random64({3, 4}, 4);
+  std::vector<Tensor> d_kernel = {Tensor::zeros({3, 16}, DType::f64), Tensor::zeros({16}, DType::f64),
+                                  Tensor::zeros({3, 4}, DType::f64)};
+  std::vector<Tensor> d_program = {Tensor::zeros({3, 16}, DType::f64), Tensor::zeros({16}, DType::f64),
+                                   Tensor::zeros({3, 4}, DType::f64)};
+  const std::vector<Tensor> d_out = {dh, Tensor()};
+  const std::vector<core::FusedInput> in = lstm_inputs(z, b, c);
+  core::fused_backward(kernel, 3, 4, in, got, d_out, d_kernel);
+  core::fused_backward(prog.p, 3, 4, in, want, d_out, d_program);
+  for (std::size_t i = 0; i < d_kernel.size(); ++i) CHECK(loom::testing::bitwise_equal(d_kernel[i], d_program[i]));
+
+  // The calls' tensors are still checked, and a malformed program never becomes a kernel.
+  CHECK_THROWS_AS(core::fused_forward_into(kernel, 3, 4, lstm_inputs(z.slice0(0, 2), b, c), true, got), ValueError);
+  FusedProgram bad = prog.p;
+  bad.code.back().a = static_cast<std::int32_t>(bad.code.size());
+  CHECK_THROWS_AS(core::FusedKernel(bad, 3), ValueError);
+}

@@ -82,11 +82,26 @@ struct FusedProgram {
   void finish(std::size_t inputs);
 };
 
+/// A finished program that can no longer change. A run of a FusedProgram compares it with what
+/// finish() analysed; a kernel's program cannot have changed, so its runs (an RNN step's, thousands
+/// per call) check only the tensors they are given.
+class FusedKernel {
+ public:
+  /// Finishes `program` for `inputs` inputs (the ValueErrors of finish()).
+  FusedKernel(FusedProgram program, std::size_t inputs);
+  const FusedProgram& program() const noexcept { return p_; }
+
+ private:
+  FusedProgram p_;
+};
+
 /// Runs `p` (finished) into `out`: one new (rows, cols) tensor per output, then, `for_backward`, one
 /// per saved register (`out` has exactly that many elements). Throws ValueError when an input cannot
 /// hold what the program reads from it or the program changed after finish(), TypeError when the
 /// inputs' dtypes differ.
 void fused_forward_into(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                        bool for_backward, std::span<Tensor> out);
+void fused_forward_into(const FusedKernel& k, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
                         bool for_backward, std::span<Tensor> out);
 /// fused_forward_into, returning the tensors.
 std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
@@ -98,6 +113,8 @@ std::vector<Tensor> fused_forward(const FusedProgram& p, std::int64_t rows, std:
 /// the outputs' gradients `d_out` (undefined = zero). Inputs repeated over rows, or scalars, are
 /// summed over the rows in a fixed order.
 void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
+                    std::span<const Tensor> forward, std::span<const Tensor> d_out, std::span<Tensor> d_in);
+void fused_backward(const FusedKernel& k, std::int64_t rows, std::int64_t cols, std::span<const FusedInput> in,
                     std::span<const Tensor> forward, std::span<const Tensor> d_out, std::span<Tensor> d_in);
 inline void fused_backward(const FusedProgram& p, std::int64_t rows, std::int64_t cols,
                            const std::vector<FusedInput>& in, const std::vector<Tensor>& forward,
