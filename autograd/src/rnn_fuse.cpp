@@ -67,12 +67,12 @@ class FusedNode final : public NodeBase {
     }
     forward_.resize(k.program().outputs.size() + (for_backward_ ? k.program().saved.size() : 0));
     core::fused_forward_into(k.kernel, k.rows, k.cols, inputs_, for_backward_, forward_);
-    for (std::size_t j = 0; j < out.size(); ++j) values[static_cast<std::size_t>(out[j])] = forward_[j];
     if (!for_backward_) {  // the template, run without a tape: keep nothing past the step
+      for (std::size_t j = 0; j < out.size(); ++j) values[static_cast<std::size_t>(out[j])] = std::move(forward_[j]);
       for (core::FusedInput& x : inputs_) x.tensor = Tensor();
-      for (Tensor& t : forward_) t = Tensor();
       return;
     }
+    for (std::size_t j = 0; j < out.size(); ++j) values[static_cast<std::size_t>(out[j])] = forward_[j];
     // Keep what the reverse pass reads, as the per-op nodes would: the inputs it reads, the outputs
     // and the saved registers. The others are dropped (their shapes stay in the kernel's layout).
     for (std::size_t i = 0; i < in.size(); ++i)
