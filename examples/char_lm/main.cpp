@@ -33,6 +33,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -83,6 +84,15 @@ struct CharLM {
     const RNNOutput out = lstm->call((*embedding)(ids), {.training = training, .initial_state = states});
     return {(*head)(dropout->call(out.output, CallContext(Tensor(), training))), out.states};
   }
+  /// The LSTM's zero states for `streams` streams (the cell protocol's get_initial_state).
+  std::vector<Tensor> initial_states(std::int64_t streams) const {
+    return lstm->cell()->get_initial_state(streams, DType::f32);
+  }
+  std::vector<Var> initial_state_vars(std::int64_t streams) const {
+    std::vector<Var> v;
+    for (const Tensor& t : initial_states(streams)) v.emplace_back(t);
+    return v;
+  }
   std::vector<Var> weights() const {
     std::vector<Var> w;
     for (const Layer* l : std::initializer_list<const Layer*>{embedding.get(), lstm.get(), head.get()})
@@ -98,10 +108,15 @@ Tensor ids_of(const std::string& text, const std::map<char, std::int64_t>& vocab
   return Tensor::from_vector(ids, {static_cast<std::int64_t>(ids.size())});
 }
 
+// The loss of every trainer here: cross-entropy of the next character, from the logits, in nats.
+Var next_char_loss(const Tensor& next_ids, const Var& logits) {
+  return sparse_categorical_crossentropy(next_ids, logits, true);
+}
+
 // Bits per character over a token stream, run statefully in chunks without a tape. Distributed, each
 // rank scores its block of the streams and the sums are added up.
 double bits_per_char(const CharLM& model, const Tensor& ids, std::int64_t all_streams, std::int64_t chunk,
-                     std::int64_t units, Strategy* strategy) {
+                     Strategy* strategy) {
   NoGrad inference;
   Tensor s = batchify(ids, all_streams);
   if (strategy) {
@@ -109,14 +124,14 @@ double bits_per_char(const CharLM& model, const Tensor& ids, std::int64_t all_st
     s = s.slice0(begin, end - begin);
   }
   const std::int64_t streams = s.shape(0);
-  std::vector<Var> states{Var(Tensor::zeros({streams, units})), Var(Tensor::zeros({streams, units}))};
+  std::vector<Var> states = model.initial_state_vars(streams);
   double nats = 0;
   std::int64_t count = 0;
   for (std::int64_t t = 0; t + 1 < s.shape(1); t += chunk) {
     const std::int64_t len = std::min(chunk, s.shape(1) - 1 - t);
     const SequenceOutput out = model(Var(core::slice(s, 1, t, len)), states, false);
     states = out.states;
-    const Var loss = sparse_categorical_crossentropy(core::slice(s, 1, t + 1, len), out.outputs, true);
+    const Var loss = next_char_loss(core::slice(s, 1, t + 1, len), out.outputs);
     nats += loss.value().item() * static_cast<double>(streams * len);
     count += streams * len;
   }
@@ -125,22 +140,22 @@ double bits_per_char(const CharLM& model, const Tensor& ids, std::int64_t all_st
   return sums[0] / sums[1] / std::log(2.0);
 }
 
-// Cosine decay from `initial` to `initial`·alpha over a number of updates that is known only once the
-// first epoch has been timed against the time budget (`plan`); until then, the initial rate.
+// Keras's CosineDecay from `initial` to `initial`·alpha over a number of updates that is known only
+// once the first epoch has been timed against the time budget (`plan`); until then, the initial rate.
 class BudgetCosine final : public LearningRateSchedule {
  public:
   BudgetCosine(double initial, double alpha) : initial_(initial), alpha_(alpha) {}
-  void plan(std::int64_t updates) { updates_ = updates; }
-  std::int64_t planned() const { return updates_; }
-  double operator()(std::int64_t step) const override {
-    if (updates_ <= 0) return initial_;
-    const double t = std::min(1.0, static_cast<double>(step) / static_cast<double>(updates_));
-    return initial_ * (alpha_ + (1 - alpha_) * 0.5 * (1 + std::cos(3.14159265358979323846 * t)));
+  void plan(std::int64_t updates) {
+    updates_ = updates;
+    cosine_.emplace(initial_, std::max<std::int64_t>(updates, 1), alpha_);
   }
+  std::int64_t planned() const { return updates_; }
+  double operator()(std::int64_t step) const override { return cosine_ ? (*cosine_)(step) : initial_; }
 
  private:
   double initial_, alpha_;
   std::int64_t updates_ = 0;
+  std::optional<CosineDecay> cosine_;
 };
 
 // Dynamic evaluation (Krause et al., 2018): the held-out text, cut into `streams` streams, is scored
@@ -149,7 +164,7 @@ class BudgetCosine final : public LearningRateSchedule {
 // (characters are taken window by window, stream after stream within a window), so the figure is the
 // code length an adaptive coder would reach, as a compressor's is. The weights are restored after.
 double dynamic_bits_per_char(const CharLM& model, const Tensor& ids, std::int64_t streams, std::int64_t bptt,
-                             std::int64_t units, double lr) {
+                             double lr) {
   // The trained weights come back however this ends.
   struct Restore {
     std::vector<Var> weights;
@@ -161,11 +176,10 @@ double dynamic_bits_per_char(const CharLM& model, const Tensor& ids, std::int64_
   for (const Var& w : restore.weights) restore.saved.push_back(w.value().clone());
   std::vector<Var>& weights = restore.weights;
   Adam adam(AdamOptions{.learning_rate = lr, .clipnorm = 5.0});
-  const LossFunction loss = [](const Tensor& y, const Var& logits) { return sparse_categorical_crossentropy(y, logits, true); };
   // Scored without dropout, whatever the training used.
   TruncatedBPTT adapt([&](const Var& x, const std::vector<Var>& s, bool) { return model(x, s, false); }, weights, adam,
-                      loss, {.k1 = bptt});
-  adapt.reset({Tensor::zeros({streams, units}), Tensor::zeros({streams, units})});
+                      next_char_loss, {.k1 = bptt});
+  adapt.reset(model.initial_states(streams));
   const Tensor s = batchify(ids, streams);
   const std::int64_t steps = s.shape(1) - 1;
   if (steps < 1) throw std::runtime_error("dynamic evaluation: the held-out text is too short for --dynamic-streams");
@@ -179,10 +193,10 @@ double dynamic_bits_per_char(const CharLM& model, const Tensor& ids, std::int64_
 }
 
 std::string sample(const CharLM& model, const std::string& prompt, std::int64_t length, double temperature,
-                   const std::map<char, std::int64_t>& vocab, const std::string& chars, std::int64_t units) {
+                   const std::map<char, std::int64_t>& vocab, const std::string& chars) {
   NoGrad inference;
   Generator gen(12345);
-  std::vector<Var> states{Var(Tensor::zeros({1, units})), Var(Tensor::zeros({1, units}))};
+  std::vector<Var> states = model.initial_state_vars(1);
   std::string out = prompt;
   std::int64_t next = vocab.at(prompt[0]);
   for (std::size_t i = 0; i < prompt.size() + static_cast<std::size_t>(length); ++i) {
@@ -295,9 +309,8 @@ int main(int argc, char** argv) {
       schedule = std::make_shared<ExponentialDecay>(args.number("lr"), steps_per_epoch, args.number("lr-decay"));
     }
     Adam adam(AdamOptions{.learning_rate = schedule, .clipnorm = 5.0});
-    const LossFunction loss = [](const Tensor& y, const Var& logits) { return sparse_categorical_crossentropy(y, logits, true); };
     TruncatedBPTT tbptt([&](const Var& x, const std::vector<Var>& s, bool tr) { return model(x, s, tr); }, model.weights(),
-                        adam, loss, {.k1 = bptt, .strategy = dist.strategy()});
+                        adam, next_char_loss, {.k1 = bptt, .strategy = dist.strategy()});
     const Tensor streams_in = batchify(train.slice0(0, train.shape(0) - 1), streams);
     const Tensor streams_out = batchify(train.slice0(1, train.shape(0) - 1), streams);
     if (dist.chief())
@@ -309,7 +322,17 @@ int main(int argc, char** argv) {
                 static_cast<long long>(streams), static_cast<long long>(bptt), num_threads(), dist.world_size());
     if (!args.str("load").empty()) {  // trained weights from --save, instead of training
       const TensorFile file = load_safetensors(args.str("load"));
-      for (Var& w : model.weights()) w.assign(file.at(w.name()));
+      // Every weight is checked before any is assigned, so a wrong file leaves the model as it was.
+      const std::vector<Var> weights = model.weights();
+      for (const Var& w : weights) {
+        if (!file.contains(w.name()))
+          throw std::runtime_error(args.str("load") + " has no weight '" + w.name() + "' (saved from another model: other --units, --embedding or --text?)");
+        const Tensor& t = file.at(w.name());
+        if (t.shape() != w.shape() || t.dtype() != w.dtype())
+          throw std::runtime_error(args.str("load") + ": weight '" + w.name() + "' is " + t.shape().to_string() +
+                                   "; this model's is " + w.shape().to_string() + " (other --units, --embedding or --text?)");
+      }
+      for (Var w : weights) w.assign(file.at(w.name()));
     }
     const auto start = std::chrono::steady_clock::now();
     const double budget = smoke ? 1e9 : args.number("minutes") * 60.0;
@@ -328,7 +351,7 @@ int main(int argc, char** argv) {
     History history;
     const auto planned_done = [&] { return cosine && cosine->planned() > 0 && adam.iterations() >= cosine->planned(); };
     for (std::int64_t epoch = 0; epoch < epochs; ++epoch) {
-      tbptt.reset({Tensor::zeros({streams, units}), Tensor::zeros({streams, units})});
+      tbptt.reset(model.initial_states(streams));
       // One TBPTT pass per chunk of windows, so the time budget is checked often.
       const std::int64_t chunk = 20 * bptt;
       double sum = 0;
@@ -346,7 +369,7 @@ int main(int argc, char** argv) {
       if (chunks == 0) break;
       last_loss = sum / chunks;
       if (epoch == 0) first_loss = last_loss;
-      const double bpc = bits_per_char(model, smoke ? valid.slice0(0, 2000) : valid, streams, bptt, units, strategy);
+      const double bpc = bits_per_char(model, smoke ? valid.slice0(0, 2000) : valid, streams, bptt, strategy);
       double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (strategy) {  // rank 0's clock decides, for every rank alike
         std::vector<Tensor> clock{Tensor::full({1}, elapsed, DType::f64)};
@@ -392,7 +415,7 @@ int main(int argc, char** argv) {
       for (const Var& w : model.weights()) file.tensors.emplace_back(w.name(), w.value());
       save_safetensors(args.str("save"), file);
     }
-    const double test_bpc = bits_per_char(model, smoke ? test.slice0(0, 2000) : test, streams, bptt, units, strategy);
+    const double test_bpc = bits_per_char(model, smoke ? test.slice0(0, 2000) : test, streams, bptt, strategy);
     // What general-purpose compressors reach on the same held-out text of the Bible, for scale.
     const char* compressors = !args.str("text").empty() || smoke ? ""
                               : contiguous ? " (xz -9e, having read all the text before it: 1.88; bzip2 -9 on the test text alone: 2.03)"
@@ -401,18 +424,28 @@ int main(int argc, char** argv) {
     if (const double rate = args.number("dynamic-rate"); rate > 0 && dist.chief()) {
       const std::int64_t dyn_streams = args.integer("dynamic-streams"), window = args.integer("dynamic-window");
       const Tensor v = smoke ? valid.slice0(0, 2000) : valid, t = smoke ? test.slice0(0, 2000) : test;
-      const double dyn_valid = dynamic_bits_per_char(model, v, dyn_streams, window, units, rate);
-      const double dyn_test = dynamic_bits_per_char(model, t, dyn_streams, window, units, rate);
+      const double dyn_valid = dynamic_bits_per_char(model, v, dyn_streams, window, rate);
+      const double dyn_test = dynamic_bits_per_char(model, t, dyn_streams, window, rate);
       std::printf("dynamic evaluation (rate %g, %lld stream(s), windows of %lld): validation %.4f, test %.4f bits/char\n", rate,
                   static_cast<long long>(dyn_streams), static_cast<long long>(window), dyn_valid, dyn_test);
-      if (smoke && !strategy && bits_per_char(model, t, streams, bptt, units, nullptr) != test_bpc) {
-        std::fprintf(stderr, "smoke check failed: dynamic evaluation did not restore the trained weights\n");
-        return 1;
+      if (smoke && !strategy) {
+        if (bits_per_char(model, t, streams, bptt, nullptr) != test_bpc) {
+          std::fprintf(stderr, "smoke check failed: dynamic evaluation did not restore the trained weights\n");
+          return 1;
+        }
+        // At rate 0 nothing adapts, so the two evaluations (a taped TBPTT walk and a tape-free one)
+        // must score the same characters against the same targets.
+        const double frozen = dynamic_bits_per_char(model, t, streams, bptt, 0.0);
+        if (std::abs(frozen - test_bpc) > 1e-6 * test_bpc) {
+          std::fprintf(stderr, "smoke check failed: dynamic evaluation at rate 0 gives %.9f, the static one %.9f\n", frozen,
+                       test_bpc);
+          return 1;
+        }
       }
     }
     if (dist.chief())
       std::printf("sample (temperature %.2f):\n%s\n", args.number("temperature"),
-                sample(model, "And God said", smoke ? 60 : 400, args.number("temperature"), vocab, chars, units).c_str());
+                sample(model, "And God said", smoke ? 60 : 400, args.number("temperature"), vocab, chars).c_str());
     if (smoke && !(last_loss < first_loss)) {
       std::fprintf(stderr, "smoke check failed: the training loss did not decrease\n");
       return 1;
