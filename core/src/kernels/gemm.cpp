@@ -54,6 +54,10 @@ void gemm_driver(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std
   isa::GemmCall<T> g;
   g.m = m, g.n = n, g.k = k, g.a = a, g.lda = lda, g.trans_a = trans_a;
   g.packed_b = b.packed, g.raw_b = b.raw, g.ldb = b.ldb, g.trans_b = b.trans;
+  // With one row tile, each panel of B serves a single micro-kernel call per k-block: packing it
+  // costs as much as using it (a batch-1 product spends most of its time packing). Rows of a
+  // row-major B are read in place instead, with the same arithmetic.
+  g.direct_b = !b.packed && !b.trans && m <= bk.mr;
   g.c = c, g.ldc = ldc, g.alpha = alpha, g.beta = beta;
   // Packing A pays for products with many rows, whose row panels would otherwise be read with a
   // large stride from memory. A few rows (an RNN step's batch) stay in L1 as they are, and packing
@@ -81,7 +85,8 @@ void gemm_driver(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std
   g.ntiles = (n + g.nc_max - 1) / g.nc_max;
   detail::parallel_chunks(mtiles * g.ntiles, 1, [&](std::int64_t t0, std::int64_t t1) {
     std::optional<detail::Scratch> b_block;
-    if (!g.packed_b) b_block.emplace(static_cast<std::size_t>(bk.kc * bk.nc) * sizeof(T));
+    if (!g.packed_b && (!g.direct_b || g.n % bk.nr != 0))  // read in place, B needs a block only for its last panel
+      b_block.emplace(static_cast<std::size_t>(bk.kc * (g.direct_b ? bk.nr : bk.nc)) * sizeof(T));
     kn.gemm_tiles(g, t0, t1, b_block ? b_block->as<T>() : nullptr);
   }, serial);
 }

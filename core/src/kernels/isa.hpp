@@ -53,6 +53,9 @@ struct GemmCall {
   const T* raw_b = nullptr;
   std::int64_t ldb = 0;
   bool trans_b = false;
+  /// Full panels of raw_b (not transposed) are read in place, only a last partial one is packed: for
+  /// products with a single row tile, where packing B would cost as much as the product.
+  bool direct_b = false;
   T* c = nullptr;
   std::int64_t ldc = 0;
   T alpha = 1, beta = 0;

@@ -150,7 +150,10 @@ TEST_CASE("gemm: a pre-packed B gives identical bits to the plain call", "[core]
   for (DType dt : {DType::f32, DType::f64})
     for (bool ta : {false, true})
       for (bool tb : {false, true})
-        for (auto [m, n, k] : {std::tuple{1, 128, 32}, {16, 512, 128}, {200, 70, 600}, {7, 33, 3}}) {
+        // The plain call reads B in place when A has a single row tile (up to 12 rows), and packs
+        // only a last partial panel: sizes with and without one, over several k-blocks and tiles.
+        for (auto [m, n, k] : {std::tuple{1, 128, 32}, {16, 512, 128}, {200, 70, 600}, {7, 33, 3}, {12, 600, 700},
+                               {3, 45, 300}, {1, 1, 1}}) {
           CAPTURE(dt, ta, tb, m, n, k);
           const Tensor a = loom::testing::random(ta ? loom::Shape{k, m} : loom::Shape{m, k}, dt, 1);
           const Tensor b = loom::testing::random(tb ? loom::Shape{n, k} : loom::Shape{k, n}, dt, 2);

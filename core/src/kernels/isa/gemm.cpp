@@ -155,11 +155,12 @@ void pack_a_panel(const T* a, std::int64_t lda, bool trans_a, std::int64_t k0, s
 /// The micro-kernel: tile[M][G·NR] = Σ_k a(i, k) · [bpanel_0 … bpanel_{G−1}][k][:], one fused
 /// multiply-add chain per element in increasing k. `a(i, k) = a[i·a_rs + k·a_cs]`, so packed panels
 /// (a_rs = 1, a_cs = MR) and raw rows of A (either transpose) share the code and the arithmetic.
-/// Panel g starts at b + g·b_stride. G > 1 serves products with a few rows (an RNN step at batch 1):
+/// Panel g starts at b + g·b_stride and its row k at k·b_ks further (NR in a packed panel; B's own
+/// row stride when full panels of a row-major B are read in place). G > 1 serves products with a few rows (an RNN step at batch 1):
 /// one panel gives them too few independent chains to hide the multiply-add latency.
 template <class T, int M, int G = 1>
 [[gnu::always_inline]] inline void micro_kernel(std::int64_t kc, const T* a, std::int64_t a_rs, std::int64_t a_cs,
-                                                const T* b, std::int64_t b_stride, T* tile) {
+                                                const T* b, std::int64_t b_stride, std::int64_t b_ks, T* tile) {
   using B = batch<T>;
   constexpr int W = width<T>;
   constexpr int NR = Blocking<T>::NR;
@@ -173,8 +174,8 @@ template <class T, int M, int G = 1>
     const T* ak = a + k * a_cs;
 #pragma GCC unroll 4
     for (int g = 0; g < G; ++g) {
-      const B b0 = B::load_aligned(b + g * b_stride + k * NR);
-      const B b1 = B::load_aligned(b + g * b_stride + k * NR + W);
+      const B b0 = B::load_unaligned(b + g * b_stride + k * b_ks);
+      const B b1 = B::load_unaligned(b + g * b_stride + k * b_ks + W);
 #pragma GCC unroll 16
       for (int i = 0; i < M; ++i) {
         const B ai(ak[i * a_rs]);
@@ -202,15 +203,15 @@ constexpr int group_of() {
 // `groups` consecutive panels (1 or group_of<T, M>()).
 template <class T, int M = 1>
 void raw_kernel(int m, int groups, std::int64_t kc, const T* a, std::int64_t a_rs, std::int64_t a_cs, const T* b,
-                std::int64_t b_stride, T* tile) {
+                std::int64_t b_stride, std::int64_t b_ks, T* tile) {
   if constexpr (M < Blocking<T>::MR) {
-    if (m != M) return raw_kernel<T, M + 1>(m, groups, kc, a, a_rs, a_cs, b, b_stride, tile);
+    if (m != M) return raw_kernel<T, M + 1>(m, groups, kc, a, a_rs, a_cs, b, b_stride, b_ks, tile);
   }
   constexpr int G = group_of<T, M>();
   if constexpr (G > 1) {
-    if (groups == G) return micro_kernel<T, M, G>(kc, a, a_rs, a_cs, b, b_stride, tile);
+    if (groups == G) return micro_kernel<T, M, G>(kc, a, a_rs, a_cs, b, b_stride, b_ks, tile);
   }
-  micro_kernel<T, M>(kc, a, a_rs, a_cs, b, b_stride, tile);
+  micro_kernel<T, M>(kc, a, a_rs, a_cs, b, b_stride, b_ks, tile);
 }
 
 template <class T>
@@ -279,10 +280,13 @@ void gemm_tiles(const isa::GemmCall<T>& g, std::int64_t t0, std::int64_t t1, T* 
     const std::int64_t mc = std::min(Bk::MC, g.m - ic), nc = std::min(g.nc_max, g.n - jc);
     for (std::int64_t p = 0; p < kblocks; ++p) {
       const std::int64_t kcb = std::min(Bk::KC, g.k - p * Bk::KC);
-      if (!g.packed_b)
+      if (!g.packed_b && !g.direct_b)
         for (std::int64_t jr = 0; jr < nc; jr += Bk::NR)
           pack_b_panel(g.raw_b, g.ldb, g.trans_b, p * Bk::KC, kcb, jc + jr, g.n, b_block + jr * kcb);
-      // Consecutive panels lie kcb·NR apart in both layouts.
+      // A last, partial panel read in place would run past B's last row: it is packed (zero-padded).
+      const std::int64_t full = nc / Bk::NR * Bk::NR;
+      if (g.direct_b && full < nc) pack_b_panel(g.raw_b, g.ldb, false, p * Bk::KC, kcb, jc + full, g.n, b_block);
+      // Consecutive panels lie kcb·NR apart in both packed layouts, NR apart in B itself.
       const std::int64_t b_stride = kcb * Bk::NR;
       for (std::int64_t ir = 0; ir < mc; ir += Bk::MR) {
         const int mr = static_cast<int>(std::min<std::int64_t>(Bk::MR, mc - ir));
@@ -290,15 +294,26 @@ void gemm_tiles(const isa::GemmCall<T>& g, std::int64_t t0, std::int64_t t1, T* 
                                       : g.a + (ic + ir) * a_rs + p * Bk::KC * a_cs;
         const int group = mr == Bk::MR ? 1 : raw_group<T>(mr);
         for (std::int64_t jr = 0; jr < nc;) {
-          const T* b_panel = g.packed_b ? g.packed_b + panel_offset(p, Bk::KC, npad, (jc + jr) / Bk::NR, kcb, Bk::NR)
-                                        : b_block + jr * kcb;
           const int panels = nc - jr >= group * Bk::NR ? group : 1;
+          const T* b_panel;
+          std::int64_t stride = b_stride, ks = Bk::NR;
+          if (g.packed_b) {
+            b_panel = g.packed_b + panel_offset(p, Bk::KC, npad, (jc + jr) / Bk::NR, kcb, Bk::NR);
+          } else if (!g.direct_b) {
+            b_panel = b_block + jr * kcb;
+          } else if (jr < full) {
+            b_panel = g.raw_b + p * Bk::KC * g.ldb + jc + jr;
+            stride = Bk::NR;
+            ks = g.ldb;
+          } else {
+            b_panel = b_block;
+          }
           if (g.packed_a && mr == Bk::MR)
-            micro_kernel<T, Bk::MR>(kcb, a_panel, 1, Bk::MR, b_panel, b_stride, tile);
+            micro_kernel<T, Bk::MR>(kcb, a_panel, 1, Bk::MR, b_panel, stride, ks, tile);
           else if (g.packed_a)
-            raw_kernel<T>(mr, panels, kcb, a_panel, 1, Bk::MR, b_panel, b_stride, tile);
+            raw_kernel<T>(mr, panels, kcb, a_panel, 1, Bk::MR, b_panel, stride, ks, tile);
           else
-            raw_kernel<T>(mr, panels, kcb, a_panel, a_rs, a_cs, b_panel, b_stride, tile);
+            raw_kernel<T>(mr, panels, kcb, a_panel, a_rs, a_cs, b_panel, stride, ks, tile);
           const std::int64_t width = std::min<std::int64_t>(panels * Bk::NR, nc - jr);
           update_c(g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, tile, panels * Bk::NR, mr, width, g.alpha, g.beta, p == 0);
           jr += panels * Bk::NR;
