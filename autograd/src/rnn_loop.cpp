@@ -91,7 +91,8 @@ struct Loop {
   // With checkpointing: the states and the output carry before each segment's first step.
   std::vector<std::vector<Tensor>> ckpt_states, ckpt_prev;
 
-  /// Runs a segment's steps: on one thread when they are small (Program::small_steps).
+  /// Runs a segment's steps: on one thread when they are small (Program::small_steps), otherwise
+  /// with a spinning team, since a step starts a few small parallel kernels one after another.
   template <class Fn>
   void run_steps(Fn&& fn) const {
     if (program.small_steps())
@@ -261,6 +262,7 @@ void LoopNode::backward(GradStore& store) const {
 
   Grads sink(store, in.data(), in.size());
   const core::PackedWeightsScope packed(L.packed_weights());
+  const loom::detail::TeamScope team;
   // A non-persistent tape frees the steps' saved values as it goes, unless another tape's copy of
   // this node still needs them (nested tapes record the loop once each). Recomputed segments are
   // always freed.
@@ -491,6 +493,7 @@ LoopResult run_loop(const StepFunction& step,
   std::vector<Tensor> states, prev, outs, seq;
   for (const Var& s : initial_states) states.push_back(s.value());
   const core::PackedWeightsScope packed(L->packed_weights());
+  const loom::detail::TeamScope team;
   core::IterationArena step_arena;  // for steps that keep nothing
   for (std::int64_t begin = 0; begin < plan.steps; begin += L->segment) {
     const std::int64_t end = std::min(begin + L->segment, plan.steps);

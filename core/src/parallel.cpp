@@ -10,8 +10,11 @@
 #include <tbb/task_arena.h>
 
 #include "loom/core/check.hpp"
+#include "parallel.hpp"
 
 namespace loom {
+std::atomic<int> detail::thread_limit{0};
+
 namespace {
 std::mutex control_mutex;
 std::unique_ptr<tbb::global_control> control;
@@ -21,6 +24,7 @@ void set_num_threads(int n) {
   LOOM_CHECK(n >= 0, ValueError, "set_num_threads: n must be >= 0 (0 = default); got ", n, ".");
   std::lock_guard<std::mutex> lock(control_mutex);
   control.reset();
+  detail::thread_limit.store(n, std::memory_order_relaxed);
   if (n > 0)
     control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                     static_cast<std::size_t>(n));

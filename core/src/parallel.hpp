@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 #include <tbb/blocked_range.h>
@@ -22,6 +23,16 @@ inline std::int64_t current_concurrency() {
       1, std::min<std::int64_t>(tbb::this_task_arena::max_concurrency(), static_cast<std::int64_t>(global)));
 }
 
+/// The limit of set_num_threads (0: none), kept here so that a kernel can tell cheaply that it runs
+/// on one thread.
+extern std::atomic<int> thread_limit;
+
+/// Runs chunks [0, chunks) of a job on the calling thread's team (`TeamScope`, team.cpp), the
+/// caller taking its share; `run(ctx, c)` runs chunk c. Returns false, having run nothing, when the
+/// thread holds no team. Inside a team's job it runs the chunks in order on the calling thread (a
+/// kernel started from a chunk), and returns true.
+bool team_run(std::int64_t chunks, void* ctx, void (*run)(void*, std::int64_t));
+
 /// Calls `fn(begin, end)` on the chunks [k·grain, min((k+1)·grain, n)) of [0, n). Chunks are fixed
 /// by `grain` (a function of the problem, never of the thread count), so a kernel that computes
 /// each output element inside one chunk gives the same bits for any number of threads. Runs inline
@@ -37,17 +48,24 @@ void parallel_chunks(std::int64_t n, std::int64_t grain, Fn&& fn, bool serial = 
     fn(std::int64_t{0}, n);
     return;
   }
+  auto one = [&](std::int64_t c) {
+    const std::int64_t b = c * grain;
+    fn(b, b + grain < n ? b + grain : n);
+  };
   if (serial) {
-    for (std::int64_t c = 0; c < chunks; ++c) fn(c * grain, std::min(n, (c + 1) * grain));
+    for (std::int64_t c = 0; c < chunks; ++c) one(c);
+    return;
+  }
+  using One = decltype(one);
+  if (team_run(chunks, &one, [](void* ctx, std::int64_t c) { (*static_cast<One*>(ctx))(c); })) return;
+  if (thread_limit.load(std::memory_order_relaxed) == 1 || tbb::this_task_arena::max_concurrency() == 1) {
+    for (std::int64_t c = 0; c < chunks; ++c) one(c);  // one thread: skip the scheduler's machinery
     return;
   }
   tbb::parallel_for(
       tbb::blocked_range<std::int64_t>(0, chunks, 1),
       [&](const tbb::blocked_range<std::int64_t>& r) {
-        for (std::int64_t c = r.begin(); c != r.end(); ++c) {
-          const std::int64_t b = c * grain;
-          fn(b, b + grain < n ? b + grain : n);
-        }
+        for (std::int64_t c = r.begin(); c != r.end(); ++c) one(c);
       },
       tbb::simple_partitioner());
 }

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Results are bitwise identical with 1, 2 and 4 threads: GEMM, reductions, softmax, element-wise, random.
+#include <atomic>
+#include <thread>
+
 #include <tbb/task_arena.h>
 
+#include "../../core/src/parallel.hpp"  // parallel_chunks, to drive the team directly
 #include "support/reference.hpp"
 
 using loom::DType;
@@ -84,4 +88,84 @@ TEST_CASE("threads: run_with_threads limits the kernels inside it, with the same
   int outside = 0;
   loom::detail::run_with_threads(64, [&] { outside = tbb::this_task_arena::max_concurrency(); });
   CHECK(outside == tbb::this_task_arena::max_concurrency());  // a limit above the pool's changes nothing
+}
+
+namespace {
+
+/// How often parallel_chunks ran each of `chunks` chunks.
+std::vector<int> chunk_counts(std::int64_t chunks) {
+  std::vector<std::atomic<int>> seen(static_cast<std::size_t>(chunks));
+  loom::detail::parallel_chunks(chunks, 1, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t c = b; c < e; ++c) seen[static_cast<std::size_t>(c)].fetch_add(1);
+  });
+  std::vector<int> out;
+  for (auto& s : seen) out.push_back(s.load());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("threads: a spinning team runs every chunk once, with the same bits", "[core][threads]") {
+  const Tensor a = loom::testing::random({16, 128}, DType::f32, 1), b = loom::testing::random({128, 512}, DType::f32, 2);
+  const Tensor rows = loom::testing::random({64, 300}, DType::f32, 3);
+  const Tensor product = loom::testing::with_threads(1, [&] { return core::matmul(a, b); });
+  const Tensor sums = loom::testing::with_threads(1, [&] { return core::sum(rows, 0); });
+  for (int n : {2, 4}) {
+    CAPTURE(n);
+    loom::testing::with_threads(n, [&] {
+      const loom::detail::TeamScope team;
+      CHECK(team.active() == (std::thread::hardware_concurrency() > 1));
+      for (int repeat = 0; repeat < 200; ++repeat) {  // back-to-back jobs, as an RNN's steps start them
+        CHECK(loom::testing::bitwise_equal(core::matmul(a, b), product));
+        CHECK(loom::testing::bitwise_equal(core::sum(rows, 0), sums));
+      }
+      CHECK(chunk_counts(1000) == std::vector<int>(1000, 1));
+      return 0;
+    });
+  }
+}
+
+TEST_CASE("threads: a team passes a chunk's error on and stays usable", "[core][threads]") {
+  loom::testing::with_threads(2, [&] {
+    const loom::detail::TeamScope team;
+    std::atomic<int> ran{0};
+    auto failing = [&] {
+      loom::detail::parallel_chunks(64, 1, [&](std::int64_t b, std::int64_t) {
+        ran.fetch_add(1);
+        if (b == 37) throw loom::ValueError("chunk 37 failed");
+      });
+    };
+    CHECK_THROWS_AS(failing(), loom::ValueError);
+    CHECK(ran.load() >= 1);
+    CHECK(chunk_counts(300) == std::vector<int>(300, 1));  // the next job runs whole
+    return 0;
+  });
+}
+
+TEST_CASE("threads: kernels started inside a team's chunk, and a second team, run every chunk", "[core][threads]") {
+  loom::testing::with_threads(2, [&] {
+    const loom::detail::TeamScope team;
+    std::atomic<int> inner{0};
+    loom::detail::parallel_chunks(8, 1, [&](std::int64_t, std::int64_t) {
+      loom::detail::parallel_chunks(10, 1, [&](std::int64_t b, std::int64_t e) { inner.fetch_add(static_cast<int>(e - b)); });
+    });
+    CHECK(inner.load() == 80);
+    // Another thread cannot take the team while this one holds it: its kernels use the pool.
+    bool other_active = true;
+    std::vector<int> other;
+    std::thread([&] {
+      const loom::detail::TeamScope second;
+      other_active = second.active();
+      other = chunk_counts(500);
+    }).join();
+    CHECK_FALSE(other_active);
+    CHECK(other == std::vector<int>(500, 1));
+    const loom::detail::TeamScope nested;  // the outer scope keeps the team
+    CHECK_FALSE(nested.active());
+    CHECK(chunk_counts(100) == std::vector<int>(100, 1));
+    return 0;
+  });
+  bool serial_active = true;
+  loom::detail::run_with_threads(1, [&] { serial_active = loom::detail::TeamScope().active(); });
+  CHECK_FALSE(serial_active);
 }
