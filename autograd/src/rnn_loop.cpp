@@ -262,7 +262,8 @@ void LoopNode::backward(GradStore& store) const {
 
   Grads sink(store, in.data(), in.size());
   const core::PackedWeightsScope packed(L.packed_weights());
-  const loom::detail::TeamScope team;
+  std::optional<loom::detail::TeamScope> team;  // for kernels split over threads (not those of small steps)
+  if (!p.small_steps()) team.emplace();
   // A non-persistent tape frees the steps' saved values as it goes, unless another tape's copy of
   // this node still needs them (nested tapes record the loop once each). Recomputed segments are
   // always freed.
@@ -493,7 +494,8 @@ LoopResult run_loop(const StepFunction& step,
   std::vector<Tensor> states, prev, outs, seq;
   for (const Var& s : initial_states) states.push_back(s.value());
   const core::PackedWeightsScope packed(L->packed_weights());
-  const loom::detail::TeamScope team;
+  std::optional<loom::detail::TeamScope> team;  // for kernels split over threads (not those of small steps)
+  if (!L->program.small_steps()) team.emplace();
   core::IterationArena step_arena;  // for steps that keep nothing
   for (std::int64_t begin = 0; begin < plan.steps; begin += L->segment) {
     const std::int64_t end = std::min(begin + L->segment, plan.steps);

@@ -52,16 +52,14 @@ void parallel_chunks(std::int64_t n, std::int64_t grain, Fn&& fn, bool serial = 
     const std::int64_t b = c * grain;
     fn(b, b + grain < n ? b + grain : n);
   };
-  if (serial) {
+  // One thread (set_num_threads(1), or an arena of one, even inside a team's scope): the chunks run
+  // in order here, without the scheduler's machinery.
+  if (serial || thread_limit.load(std::memory_order_relaxed) == 1 || tbb::this_task_arena::max_concurrency() == 1) {
     for (std::int64_t c = 0; c < chunks; ++c) one(c);
     return;
   }
   using One = decltype(one);
   if (team_run(chunks, &one, [](void* ctx, std::int64_t c) { (*static_cast<One*>(ctx))(c); })) return;
-  if (thread_limit.load(std::memory_order_relaxed) == 1 || tbb::this_task_arena::max_concurrency() == 1) {
-    for (std::int64_t c = 0; c < chunks; ++c) one(c);  // one thread: skip the scheduler's machinery
-    return;
-  }
   tbb::parallel_for(
       tbb::blocked_range<std::int64_t>(0, chunks, 1),
       [&](const tbb::blocked_range<std::int64_t>& r) {

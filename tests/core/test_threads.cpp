@@ -169,3 +169,21 @@ TEST_CASE("threads: kernels started inside a team's chunk, and a second team, ru
   loom::detail::run_with_threads(1, [&] { serial_active = loom::detail::TeamScope().active(); });
   CHECK_FALSE(serial_active);
 }
+
+TEST_CASE("threads: an arena of one thread keeps its kernels on the calling thread, even under a team",
+          "[core][threads]") {
+  loom::testing::with_threads(2, [&] {
+    const loom::detail::TeamScope team;
+    std::vector<std::thread::id> ran(64);
+    const std::thread::id caller = std::this_thread::get_id();
+    loom::detail::run_with_threads(1, [&] {
+      loom::detail::parallel_chunks(64, 1, [&](std::int64_t b, std::int64_t) {
+        ran[static_cast<std::size_t>(b)] = std::this_thread::get_id();
+        volatile double x = 0;  // a few microseconds, so that a spinning worker would take some chunks
+        for (int i = 0; i < 5000; ++i) x = x + 1.0;
+      });
+    });
+    CHECK(ran == std::vector<std::thread::id>(64, caller));
+    return 0;
+  });
+}
