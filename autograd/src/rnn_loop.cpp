@@ -91,8 +91,8 @@ struct Loop {
   // With checkpointing: the states and the output carry before each segment's first step.
   std::vector<std::vector<Tensor>> ckpt_states, ckpt_prev;
 
-  /// Runs a segment's steps: on one thread when they are small (Program::small_steps), otherwise
-  /// with a spinning team, since a step starts a few small parallel kernels one after another.
+  /// Runs a segment's steps: on one thread when they are small (Program::small_steps); otherwise
+  /// their kernels split over the spinning team that the forward and the backward hold.
   template <class Fn>
   void run_steps(Fn&& fn) const {
     if (program.small_steps())

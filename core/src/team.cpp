@@ -27,8 +27,9 @@
 namespace loom::detail {
 namespace {
 
-// About 50 µs of pausing (a pause takes tens of cycles): long enough to bridge the serial glue
-// between one step's kernels, short enough not to hold a core once the loop is over.
+// Pauses a member spins without a job before it sleeps: about 10 µs on Zen 4, whose pause takes a
+// few cycles, and a few hundred on CPUs whose pause takes ~140. Enough for the glue between one
+// step's kernels; between segments a worker may fall asleep (see docs/architecture.md).
 constexpr int kSpins = 1 << 12;
 
 class Team {
