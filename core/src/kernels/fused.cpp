@@ -14,7 +14,7 @@ namespace loom::core {
 namespace {
 
 // Domain elements per parallel chunk of rows. A chunk whose rows are independent takes ~500 (about
-// 4 µs of LSTM gates: batch 16 × 128 units splits four ways, which pays on a spinning team). One
+// 4 µs of LSTM gates: batch 16 × 128 units can split four ways over a spinning team). One
 // that also sums rows (the gradient of an input read by every row) takes 2048, since its partial
 // sums are then combined in chunk order: that grain fixes those bits, so it stays as it was.
 constexpr std::int64_t kGrainElements = 512;

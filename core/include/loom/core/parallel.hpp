@@ -24,8 +24,8 @@ void run_with_threads(int max_threads, const std::function<void()>& fn);
 
 /// While alive, the kernels this thread starts split their chunks over a team of threads that
 /// spin between jobs instead of sleeping, so a loop that starts thousands of small parallel
-/// kernels back to back (the RNN loop's steps) pays about a hundred nanoseconds per kernel rather
-/// than the microseconds of waking pool threads. The chunks are the same as without a team, so the
+/// kernels back to back (the RNN loop's steps) does not hand each one to oneTBB's pool, whose
+/// sleeping threads can take milliseconds to wake. The chunks are the same as without a team, so the
 /// bits are too. One team exists per process: a scope opened while another thread holds it, or
 /// with a thread limit of 1, does nothing. The workers spin for 4096 pauses after a job (10 µs to a
 /// few hundred, by CPU), then sleep until the next.

@@ -156,8 +156,9 @@ void pack_a_panel(const T* a, std::int64_t lda, bool trans_a, std::int64_t k0, s
 /// multiply-add chain per element in increasing k. `a(i, k) = a[i·a_rs + k·a_cs]`, so packed panels
 /// (a_rs = 1, a_cs = MR) and raw rows of A (either transpose) share the code and the arithmetic.
 /// Panel g starts at b + g·b_stride and its row k at k·b_ks further (NR in a packed panel; B's own
-/// row stride when full panels of a row-major B are read in place). G > 1 serves products with a few rows (an RNN step at batch 1):
-/// one panel gives them too few independent chains to hide the multiply-add latency.
+/// row stride when full panels of a row-major B are read in place). G > 1 serves products with a
+/// few rows (an RNN step at batch 1): one panel gives them too few independent chains to hide the
+/// multiply-add latency.
 template <class T, int M, int G = 1>
 [[gnu::always_inline]] inline void micro_kernel(std::int64_t kc, const T* a, std::int64_t a_rs, std::int64_t a_cs,
                                                 const T* b, std::int64_t b_stride, std::int64_t b_ks, T* tile) {
