@@ -174,13 +174,27 @@ TEST_CASE("threads: an arena of one thread keeps its kernels on the calling thre
           "[core][threads]") {
   loom::testing::with_threads(2, [&] {
     const loom::detail::TeamScope team;
-    std::vector<std::thread::id> ran(64);
     const std::thread::id caller = std::this_thread::get_id();
+    // Wake the worker first (it may be asleep, and waking takes up to milliseconds), so that a team
+    // job right after would give it chunks: without the one-thread check it would take some below.
+    auto busy = [] {
+      volatile double x = 0;  // a few microseconds
+      for (int i = 0; i < 5000; ++i) x = x + 1.0;
+    };
+    if (team.active())
+      for (int tries = 0; tries < 200; ++tries) {
+        std::atomic<bool> helped{false};
+        loom::detail::parallel_chunks(64, 1, [&](std::int64_t, std::int64_t) {
+          busy();
+          if (std::this_thread::get_id() != caller) helped = true;
+        });
+        if (helped) break;
+      }
+    std::vector<std::thread::id> ran(64);
     loom::detail::run_with_threads(1, [&] {
       loom::detail::parallel_chunks(64, 1, [&](std::int64_t b, std::int64_t) {
         ran[static_cast<std::size_t>(b)] = std::this_thread::get_id();
-        volatile double x = 0;  // a few microseconds, so that a spinning worker would take some chunks
-        for (int i = 0; i < 5000; ++i) x = x + 1.0;
+        busy();
       });
     });
     CHECK(ran == std::vector<std::thread::id>(64, caller));

@@ -83,6 +83,10 @@ TEST_CASE("gemm: sizes spanning several blocks in every dimension", "[core][gemm
     for (bool tb : {false, true}) {
       check_gemm(211, 547, 293, ta, tb, DType::f32, 1.0, 0.0);
       check_gemm(211, 547, 293, ta, tb, DType::f64, 1.0, 0.0);
+      // A single row tile: B (not transposed) is read in place over several k-blocks and column
+      // tiles, with a last partial panel packed.
+      check_gemm(7, 547, 293, ta, tb, DType::f32, 1.0, 0.0);
+      check_gemm(12, 547, 293, ta, tb, DType::f64, 0.5, 0.25);
     }
   check_gemm(1024, 131, 601, false, false, DType::f32, 1.0, 0.0);
 }
